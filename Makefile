@@ -1,0 +1,24 @@
+# The two commands of the README: `make demo` and `make test`. Both set up .venv when needed.
+VENV := .venv
+STAMP := $(VENV)/.installed
+PYTEST_ARGS ?=
+
+.PHONY: test demo lock install clean
+install: $(STAMP)
+
+$(STAMP): requirements/lock.txt setup.py tools/bootstrap.sh
+	bash tools/bootstrap.sh
+	touch $@
+
+test: $(STAMP)
+	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
+
+demo: $(STAMP)
+	$(VENV)/bin/mtl-ads demo
+
+# Recompiles the pinned lock from requirements/main.in (needs the registry; uv resolves in seconds).
+lock:
+	$(VENV)/bin/uv pip compile requirements/main.in --python-version 3.10 -o requirements/lock.txt
+
+clean:
+	rm -rf $(VENV) build *.egg-info

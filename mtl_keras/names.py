@@ -1,0 +1,36 @@
+"""The one place for task, output and column names."""
+
+# Tasks.
+CTR = "ctr"
+CVR = "cvr"
+CTCVR = "ctcvr"
+IMPUTATION = "imp"
+
+# Model outputs, keyed by these names in every output dict and serving signature.
+P_CTR = "p_ctr"
+P_CVR = "p_cvr"
+P_CTCVR = "p_ctcvr"
+P_IMP = "p_imp"
+PREDICTION_KEYS = (P_CTR, P_CVR, P_CTCVR)
+
+# Columns of the bid-request log (see DESIGN.md).
+BID_PRICE = "bid_price"
+WON = "won"
+MARKET_PRICE = "market_price"
+CLICK = "click"
+CONVERSION = "conversion"
+P_WIN = "p_win"  # estimated win propensity, written by the propensity model
+LABEL_COLUMNS = (CLICK, CONVERSION)
+FUNNEL_COLUMNS = (BID_PRICE, WON, MARKET_PRICE, CLICK, CONVERSION, P_WIN)
+
+# Ground truth written by the simulator only.
+TRUE_P_WIN = "true_p_win"
+TRUE_P_CTR = "true_p_ctr"
+TRUE_P_CVR = "true_p_cvr"
+POTENTIAL_CLICK = "potential_click"
+POTENTIAL_CONVERSION = "potential_conversion"
+GROUND_TRUTH_COLUMNS = (TRUE_P_WIN, TRUE_P_CTR, TRUE_P_CVR, POTENTIAL_CLICK, POTENTIAL_CONVERSION)
+
+# Backbones and objectives accepted by ModelConfig.
+BACKBONES = ("shared_bottom", "mmoe", "ple")
+OBJECTIVES = ("naive", "esmm", "escm2_ips", "escm2_dr")

@@ -1,0 +1,51 @@
+"""mtl-ads: multi-task conversion models for online advertising on TensorFlow, Keras and TFX."""
+from setuptools import find_packages, setup
+
+# Ranges admit the tested set (requirements/lock.txt) and newer releases up to TF 2.21 / TFX 1.21.
+INSTALL_REQUIRES = [
+    "tensorflow>=2.16,<2.22",
+    "tf-keras>=2.16,<2.22",
+    "tfx>=1.16,<1.22",
+    "tensorflow-transform>=1.16,<1.22",
+    "tensorflow-model-analysis>=0.47,<0.53",
+    "tensorflow-recommenders>=0.7.7,<0.8",
+    "tensorflow-serving-api>=2.16,<2.22",
+    "apache-beam[gcp]>=2.59,<3",
+    "lifelines>=0.27,<1",
+    "dill>=0.3.1",  # imported by tf.Transform/TFDV via tfx-bsl, declared by nobody
+    "kfp-pipeline-spec>=0.2.2,<0.7",  # KubeflowV2DagRunner (Vertex compiler)
+    "pandas>=1.5",
+    "pyarrow>=10",
+    "matplotlib>=3.5",
+    "tqdm>=4.60",
+    "grpcio>=1.48",
+]
+
+setup(
+    name="mtl-ads",
+    version="0.1.0",
+    description=__doc__,
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    python_requires=">=3.10,<3.13",
+    packages=find_packages(include=["mtl_keras*", "transform*", "tfx_pipeline*", "serving*"]),
+    install_requires=INSTALL_REQUIRES,
+    extras_require={
+        "vertex": ["google-cloud-aiplatform>=1.40"],
+        "test": ["pytest", "pytest-timeout", "nbformat", "nbclient", "ipykernel"],
+    },
+    entry_points={
+        "console_scripts": ["mtl-ads = mtl_keras.cli:main"],
+        # Subcommands register through this group so that mtl_keras never imports serving/TFX.
+        "mtl_ads.commands": [
+            "train = mtl_keras.cli.train:register",
+            "simulate = mtl_keras.cli.simulate:register",
+            "propensity = mtl_keras.cli.propensity:register",
+            "benchmark = mtl_keras.cli.benchmark:register",
+            "serve = serving.cli:register_serve",
+            "predict = serving.cli:register_predict",
+            "pipeline = tfx_pipeline.cli:register",
+            "demo = tfx_pipeline.cli:register_demo",
+        ],
+    },
+)
