@@ -1,5 +1,6 @@
 """Multi-task conversion models (CTR, CVR, CTCVR) for online advertising on tf_keras."""
 import os
+import sys
 
 # Must happen before TensorFlow is imported anywhere: tf.keras then resolves to tf_keras (Keras 2),
 # which tensorflow-recommenders, TFX and tf.Transform require.
@@ -17,6 +18,9 @@ def _check_keras_version() -> None:
         )
 
 
-_check_keras_version()
+# If TensorFlow is not imported yet, the variable above decides and there is nothing to check;
+# importing it here would make `import mtl_keras` (and the CLI's start) pay for TF.
+if "tensorflow" in sys.modules:
+    _check_keras_version()
 
 __version__ = "0.1.0"

@@ -16,7 +16,7 @@ from typing import List, Optional
 def _quiet_tensorflow() -> None:
     # TF's C++ logging is noise for CLI users; MTL_ADS_VERBOSE=1 brings it back.
     if not os.environ.get("MTL_ADS_VERBOSE"):
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
         import warnings
 
         warnings.filterwarnings("ignore", category=FutureWarning)
