@@ -31,6 +31,26 @@ POTENTIAL_CLICK = "potential_click"
 POTENTIAL_CONVERSION = "potential_conversion"
 GROUND_TRUTH_COLUMNS = (TRUE_P_WIN, TRUE_P_CTR, TRUE_P_CVR, POTENTIAL_CLICK, POTENTIAL_CONVERSION)
 
+# Simulator: feature names it writes (the first `num_categorical` of these, then cat_<i>), numeric
+# features num_<i>, and the files of a simulated dataset directory.
+SIM_CATEGORICAL_FEATURES = ("user_id", "ad_id", "campaign_id", "site_id", "device", "hour")
+SIM_EXTRA_CATEGORICAL_PREFIX = "cat_"
+SIM_NUMERIC_PREFIX = "num_"
+SIM_FILE_PREFIX = "requests"
+FEATURE_SPEC_FILE = "feature_spec.json"
+SUMMARY_FILE = "summary.json"
+
+# Win propensity: model kinds accepted by make_win_model, and iPinYou DLF (yzbx) columns.
+WIN_MODEL_KINDS = ("km", "km_segment", "cox", "weibull_aft", "lognormal_aft")
+IPINYOU_FIELD_PREFIX = "field_"
+
 # Backbones and objectives accepted by ModelConfig.
 BACKBONES = ("shared_bottom", "mmoe", "ple")
 OBJECTIVES = ("naive", "esmm", "escm2_ips", "escm2_dr")
+
+# Serving: signature and tensor names of the exported SavedModel (see serving/).
+SERVING_DEFAULT = "serving_default"  # input: serialized tf.Example
+SIGNATURE_PREDICT_RAW = "predict_raw"  # inputs: one [batch] tensor per raw feature
+SIGNATURE_WIN_PROBABILITY = "win_probability"  # inputs: raw features + bids; output: p_win
+SERVING_INPUT_EXAMPLES = "examples"
+SERVING_INPUT_BIDS = "bids"
