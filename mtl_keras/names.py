@@ -54,3 +54,13 @@ SIGNATURE_PREDICT_RAW = "predict_raw"  # inputs: one [batch] tensor per raw feat
 SIGNATURE_WIN_PROBABILITY = "win_probability"  # inputs: raw features + bids; output: p_win
 SERVING_INPUT_EXAMPLES = "examples"
 SERVING_INPUT_BIDS = "bids"
+
+# Internal model outputs the tasks read (logits keep the losses numerically stable).
+CTR_LOGIT = "ctr_logit"
+CVR_LOGIT = "cvr_logit"
+IMP_LOGIT = "imp_logit"
+LOG_P_CTCVR = "log_p_ctcvr"
+EXAMPLE_WEIGHT = "example_weight"  # per-example 1/p_win weight computed by the model
+
+# Task weighting methods.
+WEIGHTINGS = ("fixed", "uncertainty")
