@@ -1,0 +1,27 @@
+"""Naive CVR task: conversion over clicked impressions only (biased over the request space)."""
+from __future__ import annotations
+
+import tensorflow as tf
+
+from mtl_keras import losses, names
+from mtl_keras.tasks.base import Task, label
+
+
+class CVRTask(Task):
+    """L_CVR = Σ_clicked w_i · BCE(conversion_i, pCVR_i) / Σ_clicked w_i (0 for a batch with no click).
+
+    Metrics are computed on clicked rows only, for every CVR variant (the subclasses change the loss).
+    """
+
+    def __init__(self, name: str = names.CVR, **kwargs):
+        super().__init__(name=name, **kwargs)
+
+    def per_example_error(self, batch, outputs) -> tf.Tensor:
+        return losses.bce_from_logits(label(batch, names.CONVERSION), outputs[names.CVR_LOGIT])
+
+    def compute_task_loss(self, batch, outputs, example_weight):
+        clicked = label(batch, names.CLICK)
+        return losses.weighted_mean(self.per_example_error(batch, outputs), example_weight * clicked)
+
+    def metric_inputs(self, batch, outputs):
+        return batch[names.CONVERSION], tf.sigmoid(outputs[names.CVR_LOGIT]), label(batch, names.CLICK)
