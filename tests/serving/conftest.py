@@ -1,0 +1,70 @@
+"""Fixtures for the serving tests: a small FeatureSpec, a model with the MultiTaskModel contract, exports."""
+from __future__ import annotations
+
+import mtl_keras  # noqa: F401
+import numpy as np
+import pytest
+
+from mtl_keras import names
+from mtl_keras.features import CategoricalFeature, FeatureSpec, NumericFeature
+
+
+def small_spec() -> FeatureSpec:
+    return FeatureSpec(
+        categorical=[
+            CategoricalFeature("user_id", hash_buckets=50, embedding_dim=4),
+            CategoricalFeature("ad_id", vocabulary_size=20, embedding_dim=4),
+        ],
+        numeric=[NumericFeature("price", mean=1.0, std=2.0)],
+    )
+
+
+def build_small_model(spec: FeatureSpec, seed: int = 0):
+    """A tf_keras functional model: {feature: [batch]} -> {p_ctr, p_cvr, p_ctcvr: [batch, 1]}."""
+    import tensorflow as tf
+    import tf_keras as keras
+
+    tf.random.set_seed(seed)
+    inputs, parts = {}, []
+    for f in spec.categorical:
+        x = keras.Input(shape=(), dtype=tf.int64, name=f.name)
+        inputs[f.name] = x
+        ids = keras.layers.Hashing(f.num_rows)(x) if f.hash_buckets else x
+        parts.append(keras.layers.Embedding(f.num_rows, f.embedding_dim)(ids))
+    for f in spec.numeric:
+        x = keras.Input(shape=(), dtype=tf.float32, name=f.name)
+        inputs[f.name] = x
+        parts.append(keras.layers.Reshape((1,))((x - f.mean) / f.std))
+    h = keras.layers.Dense(8, activation="relu")(keras.layers.Concatenate()(parts))
+    p_ctr = keras.layers.Dense(1, activation="sigmoid")(h)
+    p_cvr = keras.layers.Dense(1, activation="sigmoid")(h)
+    p_ctcvr = keras.layers.Multiply()([p_ctr, p_cvr])
+    return keras.Model(inputs, {names.P_CTR: p_ctr, names.P_CVR: p_cvr, names.P_CTCVR: p_ctcvr})
+
+
+def sample_rows(n: int, seed: int = 1):
+    rng = np.random.default_rng(seed)
+    return [
+        {"user_id": int(rng.integers(0, 1000)), "ad_id": int(rng.integers(0, 20)), "price": float(rng.normal(1, 2))}
+        for _ in range(n)
+    ]
+
+
+@pytest.fixture(scope="session")
+def spec():
+    return small_spec()
+
+
+@pytest.fixture(scope="session")
+def model(spec):
+    return build_small_model(spec)
+
+
+@pytest.fixture(scope="session")
+def exported(tmp_path_factory, model, spec):
+    """(base_dir, version_dir) of one export of `model` as version 1."""
+    from serving.export import export_serving_model
+
+    base = tmp_path_factory.mktemp("models") / "ctr"
+    path = export_serving_model(model, spec, str(base), version=1, warmup_examples=sample_rows(3))
+    return str(base), path
