@@ -40,8 +40,11 @@ class Task(keras.layers.Layer):
     def call(self, batch, outputs, example_weight, compute_metrics: bool = True):
         if compute_metrics:
             labels, probs, weight = self.metric_inputs(batch, outputs)
-            labels = tf.reshape(tf.cast(labels, tf.float32), [-1])
-            probs = tf.reshape(probs, [-1])
+            # [batch, 1]: Keras's BinaryCrossentropy metric averages over the last axis.
+            labels = tf.reshape(tf.cast(labels, tf.float32), [-1, 1])
+            probs = tf.reshape(probs, [-1, 1])
+            if weight is not None:
+                weight = tf.reshape(tf.cast(weight, tf.float32), [-1])
             for metric in (self.auc, self.log_loss, self.ece, self.calibration_ratio):
                 metric.update_state(labels, probs, sample_weight=weight)
         return self.compute_task_loss(batch, outputs, example_weight)
