@@ -1,0 +1,168 @@
+"""Embeds every categorical feature of a FeatureSpec and appends its standardised numeric features."""
+from __future__ import annotations
+
+import collections
+from typing import Any, Dict, List, Mapping
+
+import numpy as np
+
+import mtl_keras  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow is imported)
+import tensorflow as tf
+import tf_keras as keras
+
+from mtl_keras.features import FeatureSpec
+
+
+@keras.utils.register_keras_serializable(package="mtl_keras")
+class SharedEmbedding(keras.layers.Layer):
+    """Feature dict -> one float tensor `[batch, output_dim]`.
+
+    `feature_spec` is `FeatureSpec.to_dict()` (a `FeatureSpec` is accepted and converted). Inputs:
+    a dict name -> `[batch]` or `[batch, 1]` tensor; keys not in the spec are ignored.
+
+    - One embedding table per `table_name`: features with the same `shared_table` look up the
+      same rows. Tables of equal `embedding_dim` are stored as row blocks of one variable
+      (`embeddings_dim{d}`), so a step does one gather and one sparse gradient per dimension
+      instead of one per table; `table(name)` returns a table's rows.
+    - Vocabulary features take integer ids in `[0, vocabulary_size)`; an id outside fails the step
+      with an InvalidArgumentError naming the features.
+    - Hash-bucket features take integer or string ids; integers are formatted as decimal strings,
+      and the bucket is `tf.strings.to_hash_bucket_fast` (FarmHash Fingerprint64 mod buckets),
+      the same as `tf.feature_column.categorical_column_with_hash_bucket`: deterministic across
+      runs and machines.
+    - Numeric features become `(x - mean) / std` in float32.
+
+    Output columns: the embeddings in spec order of the categorical features, then the numerics.
+    """
+
+    def __init__(self, feature_spec: Dict[str, Any], embeddings_initializer: Any = "uniform", **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(feature_spec, FeatureSpec):
+            feature_spec = feature_spec.to_dict()
+        if not isinstance(feature_spec, Mapping):
+            raise ValueError(
+                f"SharedEmbedding: `feature_spec` must be the dict from FeatureSpec.to_dict(), received "
+                f"{type(feature_spec).__name__}. Fix: pass spec.to_dict()."
+            )
+        self.spec = FeatureSpec.from_dict(dict(feature_spec))  # validates and normalises
+        self.feature_spec = self.spec.to_dict()
+        self.embeddings_initializer = keras.initializers.get(embeddings_initializer)
+
+        # Row blocks: per embedding_dim, each table's first row in that dim's variable.
+        self._dims: List[int] = []
+        self._rows: Dict[int, int] = collections.defaultdict(int)
+        self._table_start: Dict[str, int] = {}
+        for feature in self.spec.categorical:
+            dim = feature.embedding_dim
+            if dim not in self._rows:
+                self._dims.append(dim)
+            if feature.table_name not in self._table_start:
+                self._table_start[feature.table_name] = self._rows[dim]
+                self._rows[dim] += feature.num_rows
+        self._groups = {dim: [f for f in self.spec.categorical if f.embedding_dim == dim] for dim in self._dims}
+
+    @property
+    def output_dim(self) -> int:
+        return sum(f.embedding_dim for f in self.spec.categorical) + len(self.spec.numeric)
+
+    def build(self, input_shape):
+        self.embeddings = {}
+        for dim in self._dims:
+            self.embeddings[dim] = self.add_weight(
+                name=f"embeddings_dim{dim}", shape=(self._rows[dim], dim), initializer=self.embeddings_initializer)
+        super().build(input_shape)
+
+    def table(self, table_name: str) -> tf.Tensor:
+        """The rows `[num_rows, embedding_dim]` of one table (build the layer first)."""
+        for feature in self.spec.categorical:
+            if feature.table_name == table_name:
+                start = self._table_start[table_name]
+                return self.embeddings[feature.embedding_dim][start:start + feature.num_rows]
+        raise ValueError(f"SharedEmbedding: no table {table_name!r}; tables are {sorted(self._table_start)}.")
+
+    def call(self, inputs):
+        if not isinstance(inputs, Mapping):
+            raise ValueError(
+                f"SharedEmbedding: inputs must be a dict feature name -> tensor, received {type(inputs).__name__}."
+            )
+        missing = [n for n in self.spec.names if n not in inputs]
+        if missing:
+            raise ValueError(
+                f"SharedEmbedding: features {missing} of the FeatureSpec are missing from the inputs "
+                f"(received keys {sorted(inputs)}). Fix: feed them or remove them from the spec."
+            )
+        columns: List[tf.Tensor] = []
+        per_feature: Dict[str, tf.Tensor] = {}
+        for dim in self._dims:
+            features = self._groups[dim]
+            ids = tf.stack([self._row_ids(f, inputs[f.name]) for f in features], axis=1)  # [batch, F]
+            ids = self._check_range(features, ids)
+            starts = tf.constant([self._table_start[f.table_name] for f in features], dtype=tf.int64)
+            vectors = tf.gather(self.embeddings[dim], ids + starts)  # [batch, F, dim]
+            if len(self._dims) == 1:
+                columns.append(tf.reshape(vectors, [-1, len(features) * dim]))
+            else:  # several dims: split so the output keeps the spec order
+                per_feature.update(zip([f.name for f in features], tf.unstack(vectors, axis=1)))
+        if per_feature:
+            columns = [per_feature[f.name] for f in self.spec.categorical]
+        if self.spec.numeric:
+            numeric = tf.stack([tf.cast(_flat(f.name, inputs[f.name]), tf.float32) for f in self.spec.numeric], axis=1)
+            mean = tf.constant([f.mean for f in self.spec.numeric], dtype=tf.float32)
+            inverse_std = tf.constant([1.0 / f.std for f in self.spec.numeric], dtype=tf.float32)
+            columns.append((numeric - mean) * inverse_std)
+        return columns[0] if len(columns) == 1 else tf.concat(columns, axis=1)
+
+    def _row_ids(self, feature, values: tf.Tensor) -> tf.Tensor:
+        values = _flat(feature.name, values)
+        if feature.hash_buckets is not None:
+            if values.dtype.is_floating or values.dtype == tf.bool:
+                raise ValueError(
+                    f"SharedEmbedding: hashed feature {feature.name!r} must hold integer or string ids, "
+                    f"received {values.dtype.name}. Fix: cast the ids to int64 before the model."
+                )
+            if values.dtype != tf.string:
+                values = tf.strings.as_string(values)
+            return tf.strings.to_hash_bucket_fast(values, feature.hash_buckets)
+        if not values.dtype.is_integer:
+            raise ValueError(
+                f"SharedEmbedding: feature {feature.name!r} has a vocabulary and needs integer ids, received "
+                f"{values.dtype.name}. Fix: map values to ids in [0, {feature.vocabulary_size}) (e.g. with the "
+                "Transform vocabulary) or set hash_buckets for it in the FeatureSpec."
+            )
+        return tf.cast(values, tf.int64)
+
+    def _check_range(self, features, ids: tf.Tensor) -> tf.Tensor:
+        vocabulary = [i for i, f in enumerate(features) if f.vocabulary_size is not None]
+        if not vocabulary:
+            return ids  # hash buckets are in range by construction
+        sizes = np.array([f.num_rows for f in features], dtype=np.int64)
+        bad = tf.reduce_any(tf.logical_or(ids < 0, ids >= sizes), axis=0)  # [F]
+        names = tf.constant([f.name for f in features])
+        check = tf.debugging.Assert(
+            tf.logical_not(tf.reduce_any(bad)),
+            ["SharedEmbedding: ids outside [0, vocabulary_size) in features", tf.boolean_mask(names, bad),
+             "with vocabulary sizes", tf.boolean_mask(sizes, bad),
+             "Fix: map unseen values to an OOV id inside the vocabulary, or give these features "
+             "hash_buckets instead of vocabulary_size in the FeatureSpec."],
+            summarize=len(features))
+        with tf.control_dependencies([check]):
+            return tf.identity(ids)
+
+    def get_config(self) -> Dict[str, Any]:
+        config = super().get_config()
+        config.update(feature_spec=self.feature_spec,
+                      embeddings_initializer=keras.initializers.serialize(self.embeddings_initializer))
+        return config
+
+
+def _flat(name: str, values) -> tf.Tensor:
+    """[batch] or [batch, 1] -> [batch]."""
+    values = tf.convert_to_tensor(values)
+    if values.shape.rank == 1:
+        return values
+    if values.shape.rank == 2 and values.shape[1] in (1, None):
+        return tf.squeeze(values, axis=1)
+    raise ValueError(
+        f"SharedEmbedding: feature {name!r} must have shape [batch] or [batch, 1], received {values.shape}. "
+        "Fix: feed one value per example."
+    )
