@@ -1,0 +1,1 @@
+"""tf.Transform preprocessing built from a FeatureSpec (see transform.preprocessing)."""
