@@ -68,3 +68,27 @@ def exported(tmp_path_factory, model, spec):
     base = tmp_path_factory.mktemp("models") / "ctr"
     path = export_serving_model(model, spec, str(base), version=1, warmup_examples=sample_rows(3))
     return str(base), path
+
+
+def keras_predict(model, rows):
+    """The Keras model's outputs for `rows` as {name: [batch] float32}: the reference numbers."""
+    import tensorflow as tf
+
+    spec_dtypes = {"user_id": np.int64, "ad_id": np.int64, "price": np.float32}
+    features = {k: tf.constant(np.asarray([r[k] for r in rows], dtype=t)) for k, t in spec_dtypes.items()}
+    outputs = model(features, training=False)
+    return {k: outputs[k].numpy().reshape(-1) for k in names.PREDICTION_KEYS}
+
+
+@pytest.fixture(scope="session")
+def server(exported):
+    """A LocalModelServer on ephemeral ports serving the `exported` base dir as model 'ctr'."""
+    from serving.local_server import LocalModelServer
+    from serving.model_config import ModelEntry
+
+    base, _ = exported
+    srv = LocalModelServer(
+        [ModelEntry("ctr", base, labels={"stable": 1})], rest_port=0, grpc_port=0, poll_interval_s=0.2, max_batch_size=64
+    ).start()
+    yield srv
+    srv.stop()
