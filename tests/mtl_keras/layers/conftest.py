@@ -1,0 +1,10 @@
+"""Every layer test starts from the same random seed."""
+import pytest
+
+import mtl_keras  # noqa: F401
+import tf_keras as keras
+
+
+@pytest.fixture(autouse=True)
+def _seed():
+    keras.utils.set_random_seed(7)
