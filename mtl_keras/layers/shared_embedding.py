@@ -1,8 +1,7 @@
 """Embeds every categorical feature of a FeatureSpec and appends its standardised numeric features."""
 from __future__ import annotations
 
-import collections
-from typing import Any, Dict, List, Mapping
+from typing import Any, Dict, List, Mapping, NamedTuple, Tuple
 
 import numpy as np
 
@@ -10,7 +9,7 @@ import mtl_keras  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow is i
 import tensorflow as tf
 import tf_keras as keras
 
-from mtl_keras.features import FeatureSpec
+from mtl_keras.features import CategoricalFeature, FeatureSpec
 
 
 @keras.utils.register_keras_serializable(package="mtl_keras")
@@ -45,40 +44,34 @@ class SharedEmbedding(keras.layers.Layer):
                 f"{type(feature_spec).__name__}. Fix: pass spec.to_dict()."
             )
         self.spec = FeatureSpec.from_dict(dict(feature_spec))  # validates and normalises
-        self.feature_spec = self.spec.to_dict()
         self.embeddings_initializer = keras.initializers.get(embeddings_initializer)
+        self._blocks = _row_blocks(self.spec)
 
-        # Row blocks: per embedding_dim, each table's first row in that dim's variable.
-        self._dims: List[int] = []
-        self._rows: Dict[int, int] = collections.defaultdict(int)
-        self._table_start: Dict[str, int] = {}
-        for feature in self.spec.categorical:
-            dim = feature.embedding_dim
-            if dim not in self._rows:
-                self._dims.append(dim)
-            if feature.table_name not in self._table_start:
-                self._table_start[feature.table_name] = self._rows[dim]
-                self._rows[dim] += feature.num_rows
-        self._groups = {dim: [f for f in self.spec.categorical if f.embedding_dim == dim] for dim in self._dims}
+    @property
+    def feature_spec(self) -> Dict[str, Any]:
+        return self.spec.to_dict()
 
     @property
     def output_dim(self) -> int:
         return sum(f.embedding_dim for f in self.spec.categorical) + len(self.spec.numeric)
 
     def build(self, input_shape):
-        self.embeddings = {}
-        for dim in self._dims:
-            self.embeddings[dim] = self.add_weight(
-                name=f"embeddings_dim{dim}", shape=(self._rows[dim], dim), initializer=self.embeddings_initializer)
+        self.embeddings = []
+        for block in self._blocks:
+            # A fresh copy per variable: one unseeded instance would give every variable the same values.
+            initializer = keras.initializers.deserialize(keras.initializers.serialize(self.embeddings_initializer))
+            self.embeddings.append(self.add_weight(
+                name=f"embeddings_dim{block.dim}", shape=(block.rows, block.dim), initializer=initializer))
         super().build(input_shape)
 
     def table(self, table_name: str) -> tf.Tensor:
         """The rows `[num_rows, embedding_dim]` of one table (build the layer first)."""
-        for feature in self.spec.categorical:
-            if feature.table_name == table_name:
-                start = self._table_start[table_name]
-                return self.embeddings[feature.embedding_dim][start:start + feature.num_rows]
-        raise ValueError(f"SharedEmbedding: no table {table_name!r}; tables are {sorted(self._table_start)}.")
+        for variable, block in zip(self.embeddings, self._blocks):
+            for feature, start in zip(block.features, block.starts):
+                if feature.table_name == table_name:
+                    return variable[start:start + feature.num_rows]
+        tables = sorted({f.table_name for f in self.spec.categorical})
+        raise ValueError(f"SharedEmbedding: no table {table_name!r}; tables are {tables}.")
 
     def call(self, inputs):
         if not isinstance(inputs, Mapping):
@@ -93,16 +86,14 @@ class SharedEmbedding(keras.layers.Layer):
             )
         columns: List[tf.Tensor] = []
         per_feature: Dict[str, tf.Tensor] = {}
-        for dim in self._dims:
-            features = self._groups[dim]
-            ids = tf.stack([self._row_ids(f, inputs[f.name]) for f in features], axis=1)  # [batch, F]
-            ids = self._check_range(features, ids)
-            starts = tf.constant([self._table_start[f.table_name] for f in features], dtype=tf.int64)
-            vectors = tf.gather(self.embeddings[dim], ids + starts)  # [batch, F, dim]
-            if len(self._dims) == 1:
-                columns.append(tf.reshape(vectors, [-1, len(features) * dim]))
+        for variable, block in zip(self.embeddings, self._blocks):
+            ids = tf.stack([self._row_ids(f, inputs[f.name]) for f in block.features], axis=1)  # [batch, F]
+            ids = self._check_range(block.features, ids)
+            vectors = tf.gather(variable, ids + np.array(block.starts, np.int64))  # [batch, F, dim]
+            if len(self._blocks) == 1:
+                columns.append(tf.reshape(vectors, [-1, len(block.features) * block.dim]))
             else:  # several dims: split so the output keeps the spec order
-                per_feature.update(zip([f.name for f in features], tf.unstack(vectors, axis=1)))
+                per_feature.update(zip([f.name for f in block.features], tf.unstack(vectors, axis=1)))
         if per_feature:
             columns = [per_feature[f.name] for f in self.spec.categorical]
         if self.spec.numeric:
@@ -153,6 +144,29 @@ class SharedEmbedding(keras.layers.Layer):
         config.update(feature_spec=self.feature_spec,
                       embeddings_initializer=keras.initializers.serialize(self.embeddings_initializer))
         return config
+
+
+class _Block(NamedTuple):
+    """The tables of one embedding_dim, stacked as row blocks of one variable."""
+
+    dim: int
+    rows: int
+    features: Tuple[CategoricalFeature, ...]  # spec order
+    starts: Tuple[int, ...]  # each feature's table's first row
+
+
+def _row_blocks(spec: FeatureSpec) -> Tuple[_Block, ...]:
+    blocks = []
+    for dim in dict.fromkeys(f.embedding_dim for f in spec.categorical):
+        features = tuple(f for f in spec.categorical if f.embedding_dim == dim)
+        table_start: Dict[str, int] = {}
+        rows = 0
+        for feature in features:
+            if feature.table_name not in table_start:
+                table_start[feature.table_name] = rows
+                rows += feature.num_rows
+        blocks.append(_Block(dim, rows, features, tuple(table_start[f.table_name] for f in features)))
+    return tuple(blocks)
 
 
 def _flat(name: str, values) -> tf.Tensor:
