@@ -1,0 +1,44 @@
+import numpy as np
+import pytest
+
+from mtl_keras import names
+from mtl_keras.propensity import make_win_model
+from mtl_keras.propensity.evaluation import evaluate_model
+from mtl_keras.propensity.ipinyou import read_ipinyou, read_yzbx
+
+
+def test_reads_the_dlf_format_with_the_readme_censoring_rule(shared_data):
+    data = read_ipinyou(shared_data / "ipinyou_2259_dlf")
+    train, test = data["train"], data["test"]
+    assert len(train) == 8_355 and len(test) == 4_171
+    assert [c for c in train.columns if c.startswith(names.IPINYOU_FIELD_PREFIX)] == [f"field_{k}" for k in range(16)]
+    # SOURCE.md: win rate 0.344 (train), 0.239 (test); won iff z < b, checked against train.bid.txt.
+    assert train[names.WON].mean() == pytest.approx(0.344, abs=0.001)
+    assert test[names.WON].mean() == pytest.approx(0.239, abs=0.001)
+    bid_file = np.loadtxt(shared_data / "ipinyou_2259_dlf" / "train.bid.txt")
+    np.testing.assert_array_equal(train[names.BID_PRICE], bid_file[:, 0])
+    np.testing.assert_array_equal(train[names.WON], bid_file[:, 1])
+    assert (train[names.MARKET_PRICE].notna() == (train[names.WON] == 1)).all()
+
+
+def test_every_model_fits_on_train_and_is_evaluated_on_test(shared_data):
+    data = read_ipinyou(shared_data / "ipinyou_2259_dlf")
+    table = {}
+    for kind, kwargs in [("km", {}), ("km_segment", {"segment": "field_6"}), ("cox", {"max_levels": 5}),
+                         ("weibull_aft", {"max_levels": 5}), ("lognormal_aft", {"max_levels": 5})]:
+        table[kind] = evaluate_model(make_win_model(kind, **kwargs).fit(data["train"]), data["test"])
+    for kind, row in table.items():
+        assert 0 <= row["brier"] <= 1 and np.isfinite(row["anlp"]) and row["p_win_mae"] is None
+        assert sum(b["count"] for b in row["win_rate_calibration"]) == 4_171
+    assert table["km"]["c_index"] == pytest.approx(0.5)
+    assert table["lognormal_aft"]["c_index"] > 0.6  # features rank market prices on real data
+
+
+def test_malformed_lines_are_rejected(tmp_path):
+    path = tmp_path / "bad.yzbx.txt"
+    path.write_text("0 10 20 1:1 2:1\n0 10 20 1:1\n")
+    with pytest.raises(ValueError, match="same number of fields"):
+        read_yzbx(path)
+    path.write_text("0 0 20 1:1\n")
+    with pytest.raises(ValueError, match="> 0"):
+        read_yzbx(path)
