@@ -102,11 +102,16 @@ class RestClient:
             rows = data["predictions"]
             if rows and isinstance(rows[0], dict):
                 return {k: np.asarray([r[k] for r in rows], dtype=np.float32) for k in rows[0]}
-            return {"output": np.asarray(rows, dtype=np.float32)}
+            return {self._single_output(signature_name, version): np.asarray(rows, dtype=np.float32)}
         outputs = data["outputs"]
         if isinstance(outputs, dict):
             return {k: np.asarray(v, dtype=np.float32) for k, v in outputs.items()}
-        return {"output": np.asarray(outputs, dtype=np.float32)}
+        return {self._single_output(signature_name, version): np.asarray(outputs, dtype=np.float32)}
+
+    def _single_output(self, signature_name: str, version: Optional[int]) -> str:
+        # TF Serving drops the output's name when a signature has one; the metadata has it.
+        signatures = self.metadata(version)["metadata"]["signature_def"]["signature_def"]
+        return next(iter(signatures[signature_name]["outputs"]))
 
     def predict_examples(self, examples: Sequence[bytes], version: Optional[int] = None) -> Dict[str, np.ndarray]:
         """`serving_default` on serialized tf.Examples."""
