@@ -1,0 +1,138 @@
+"""ModelConfig: one JSON-round-trippable dataclass that fully describes a model and its training."""
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Any, Dict, List, Optional
+
+from mtl_keras import names
+from mtl_keras.features import FeatureSpec
+
+# Default λ per task; ESMM trains the CVR tower only through CTCVR, so its CVR loss weight is 0.
+_DEFAULT_TASK_WEIGHTS = {
+    "naive": {names.CTR: 1.0, names.CVR: 1.0},
+    "esmm": {names.CTR: 1.0, names.CTCVR: 1.0, names.CVR: 0.0},
+    "escm2_ips": {names.CTR: 1.0, names.CTCVR: 1.0, names.CVR: 1.0},
+    "escm2_dr": {names.CTR: 1.0, names.CTCVR: 1.0, names.CVR: 1.0},
+}
+
+
+@dataclasses.dataclass
+class ModelConfig:
+    """Backbone, objective, task weighting, debiasing knobs and training hyper-parameters.
+
+    Debiasing defaults (documented in the tasks): `ctr_propensity_floor`=0.01 and
+    `ctr_weight_clip`=100 for the 1/pCTR weights of ESCM²; `ips_self_normalize`=False (unbiased
+    IPS). With `win_weighting`, every impression-space loss is weighted by 1/p_win read from
+    `p_win_column`, floored at `win_propensity_floor`=0.05, clipped at `win_weight_clip`=20 and
+    self-normalised per batch (`win_self_normalize`=True).
+    """
+
+    features: FeatureSpec
+    backbone: str = "mmoe"
+    objective: str = "esmm"
+    # Backbones.
+    bottom_units: List[int] = dataclasses.field(default_factory=lambda: [128, 64])
+    num_experts: int = 4
+    expert_units: List[int] = dataclasses.field(default_factory=lambda: [128, 64])
+    num_levels: int = 2
+    num_shared_experts: int = 2
+    num_task_experts: int = 2
+    tower_units: List[int] = dataclasses.field(default_factory=lambda: [64, 32])
+    dropout: float = 0.0
+    num_cross_layers: int = 0  # > 0 puts tfrs DCN Cross layers on the embeddings
+    # Objective.
+    task_weights: Optional[Dict[str, float]] = None  # None: the objective's defaults
+    weighting: str = "fixed"
+    ctr_propensity_floor: float = 0.01
+    ctr_weight_clip: float = 100.0
+    ips_self_normalize: bool = False
+    imputation_weight: float = 1.0
+    win_weighting: bool = False
+    p_win_column: str = names.P_WIN
+    win_propensity_floor: float = 0.05
+    win_weight_clip: float = 20.0
+    win_self_normalize: bool = True
+    # Metrics.
+    num_calibration_bins: int = 10
+    train_metrics: bool = True  # False skips metric updates in training steps (faster)
+    # Training.
+    learning_rate: float = 1e-3
+    batch_size: int = 1024
+    epochs: int = 1
+    seed: int = 0
+
+    def __post_init__(self):
+        if isinstance(self.features, dict):
+            self.features = FeatureSpec.from_dict(self.features)
+        if not isinstance(self.features, FeatureSpec):
+            raise ValueError(f"ModelConfig.features must be a FeatureSpec or its dict, got {type(self.features)}.")
+        _one_of("backbone", self.backbone, names.BACKBONES)
+        _one_of("objective", self.objective, names.OBJECTIVES)
+        _one_of("weighting", self.weighting, names.WEIGHTINGS)
+        for field in ("bottom_units", "expert_units", "tower_units"):
+            units = list(getattr(self, field))
+            if not units or any(not isinstance(u, int) or u < 1 for u in units):
+                raise ValueError(f"ModelConfig.{field} must be a non-empty list of positive ints, got {units!r}.")
+            setattr(self, field, units)
+        for field in ("num_experts", "num_levels", "num_task_experts", "batch_size", "epochs",
+                      "num_calibration_bins"):
+            _positive_int(field, getattr(self, field))
+        if not isinstance(self.num_shared_experts, int) or self.num_shared_experts < 0:
+            raise ValueError(f"ModelConfig.num_shared_experts must be an int >= 0, got {self.num_shared_experts!r}.")
+        if not isinstance(self.num_cross_layers, int) or self.num_cross_layers < 0:
+            raise ValueError(f"ModelConfig.num_cross_layers must be an int >= 0, got {self.num_cross_layers!r}.")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"ModelConfig.dropout must be in [0, 1), got {self.dropout}.")
+        if not self.learning_rate > 0:
+            raise ValueError(f"ModelConfig.learning_rate must be > 0, got {self.learning_rate}.")
+        weights = dict(_DEFAULT_TASK_WEIGHTS[self.objective])
+        for task, weight in (self.task_weights or {}).items():
+            if task not in weights:
+                raise ValueError(f"ModelConfig.task_weights names task {task!r}, which objective "
+                                 f"{self.objective!r} does not have; its tasks are {sorted(weights)}.")
+            weights[task] = float(weight)
+        self.task_weights = weights
+
+    @property
+    def task_names(self) -> List[str]:
+        return list(self.task_weights)
+
+    @property
+    def tower_names(self) -> List[str]:
+        """Towers the backbone feeds: CTR, CVR, and the imputation tower for DR."""
+        towers = [names.CTR, names.CVR]
+        return towers + [names.IMPUTATION] if self.objective == "escm2_dr" else towers
+
+    def to_dict(self) -> Dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["features"] = self.features.to_dict()
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Dict[str, Any]) -> "ModelConfig":
+        allowed = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(data) - allowed
+        if unknown:
+            raise ValueError(f"ModelConfig: unknown keys {sorted(unknown)}; allowed keys are {sorted(allowed)}.")
+        if "features" not in data:
+            raise ValueError("ModelConfig: 'features' is missing; give a FeatureSpec dict "
+                             "({'categorical': [...], 'numeric': [...]}).")
+        return cls(**data)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2)
+
+    @classmethod
+    def from_json(cls, text: str) -> "ModelConfig":
+        return cls.from_dict(json.loads(text))
+
+
+def _one_of(field: str, value, allowed) -> None:
+    if value not in allowed:
+        raise ValueError(f"ModelConfig.{field} must be one of {list(allowed)}, got {value!r}.")
+
+
+def _positive_int(field: str, value) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ValueError(f"ModelConfig.{field} must be a positive int, got {value!r}.")

@@ -1,0 +1,147 @@
+"""Reading logs (CSV, Parquet, TFRecord), validating them against a FeatureSpec, and tf.data input."""
+from __future__ import annotations
+
+import glob
+import os
+from typing import Dict, Iterable, List, Optional
+
+import numpy as np
+import pandas as pd
+
+from mtl_keras import names
+from mtl_keras.features import FeatureSpec
+
+_FORMATS = {".csv": "csv", ".parquet": "parquet", ".tfrecord": "tfrecord", ".tfrecords": "tfrecord",
+            ".gz": "tfrecord"}
+
+
+def _files(path: str) -> List[str]:
+    if os.path.isdir(path):
+        files = sorted(f for f in glob.glob(os.path.join(path, "*")) if os.path.splitext(f)[1] in _FORMATS)
+        if not files:
+            raise ValueError(f"--data {path!r} is a directory without .csv, .parquet or .tfrecord files.")
+        return files
+    if not os.path.exists(path):
+        raise ValueError(f"--data {path!r} does not exist; give a CSV, Parquet or TFRecord file or a directory.")
+    if os.path.splitext(path)[1] not in _FORMATS:
+        raise ValueError(f"--data {path!r}: unknown format; use a .csv, .parquet or .tfrecord file.")
+    return [path]
+
+
+def read_table(path: str, columns: Optional[Iterable[str]] = None) -> pd.DataFrame:
+    """Reads a file or a directory of files of one format into a DataFrame."""
+    files = _files(path)
+    kinds = {_FORMATS[os.path.splitext(f)[1]] for f in files}
+    if len(kinds) > 1:
+        raise ValueError(f"--data {path!r} mixes formats {sorted(kinds)}; keep one format per directory.")
+    kind = kinds.pop()
+    if kind == "csv":
+        return pd.concat([pd.read_csv(f) for f in files], ignore_index=True)
+    if kind == "parquet":
+        return pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)
+    return _read_tfrecords(files, columns)
+
+
+def _read_tfrecords(files: List[str], columns: Optional[Iterable[str]]) -> pd.DataFrame:
+    import tensorflow as tf
+
+    compression = "GZIP" if files[0].endswith(".gz") else ""
+    rows: Dict[str, list] = {}
+    records = tf.data.TFRecordDataset(files, compression_type=compression).batch(65536)
+    wanted = set(columns) if columns is not None else None
+    for batch in records.as_numpy_iterator():
+        # Examples may omit a feature (market_price on lost auctions): read them sparsely.
+        parsed = [tf.train.Example.FromString(r).features.feature for r in batch]
+        keys = set().union(*(set(p.keys()) for p in parsed))
+        if wanted is not None:
+            keys &= wanted
+        n_before = len(next(iter(rows.values()))) if rows else 0
+        for key in keys:
+            rows.setdefault(key, [np.nan] * n_before)
+            for p in parsed:
+                rows[key].append(_value(p[key]) if key in p else np.nan)
+        for key in set(rows) - keys:
+            rows[key].extend([np.nan] * len(parsed))
+    return pd.DataFrame(rows)
+
+
+def _value(feature):
+    kind = feature.WhichOneof("kind")
+    values = getattr(feature, kind).value if kind else []
+    if not values:
+        return np.nan
+    value = values[0]
+    return value.decode("utf-8") if isinstance(value, bytes) else value
+
+
+def impressions(frame: pd.DataFrame) -> pd.DataFrame:
+    """Won requests only (all rows when the log has no `won` column, i.e. it is an impression log)."""
+    if names.WON not in frame.columns:
+        return frame
+    return frame[frame[names.WON].astype(int) == 1].reset_index(drop=True)
+
+
+def validate_frame(frame: pd.DataFrame, spec: FeatureSpec, labels: Iterable[str] = names.LABEL_COLUMNS,
+                   p_win_column: Optional[str] = None) -> None:
+    """Raises a ValueError naming the column and the fix for every problem the model would hit."""
+    spec.check_columns(list(frame.columns))
+    for column in labels:
+        if column not in frame.columns:
+            raise ValueError(f"Label column {column!r} is missing from the data (columns: {sorted(frame.columns)}). "
+                             "Fix: add it, or check the column names.")
+        values = frame[column]
+        if values.isna().any() or not values.isin([0, 1]).all():
+            raise ValueError(f"Label column {column!r} must hold only 0 and 1; it has "
+                             f"{int((~values.isin([0, 1])).sum())} other values (or NaN).")
+    if names.CLICK in labels and names.CONVERSION in labels:
+        bad = int(((frame[names.CONVERSION] == 1) & (frame[names.CLICK] == 0)).sum())
+        if bad:
+            raise ValueError(f"{bad} rows have conversion=1 but click=0; conversions are observed only after "
+                             "clicks. Fix the log join.")
+    for feature in spec.categorical:
+        values = frame[feature.name]
+        if not pd.api.types.is_integer_dtype(values):
+            if values.isna().any():
+                raise ValueError(f"Categorical feature {feature.name!r} has {int(values.isna().sum())} missing "
+                                 "values; fill them with an id (e.g. a reserved 0) before training.")
+            if not pd.api.types.is_numeric_dtype(values) or not np.all(np.mod(values, 1) == 0):
+                raise ValueError(f"Categorical feature {feature.name!r} has dtype {values.dtype}; it must hold "
+                                 "integer ids. Map strings to ids first (or use the tf.Transform pipeline).")
+        if feature.vocabulary_size is not None and len(values):
+            low, high = int(values.min()), int(values.max())
+            if low < 0 or high >= feature.vocabulary_size:
+                raise ValueError(f"Categorical feature {feature.name!r} has ids in [{low}, {high}] outside its "
+                                 f"vocabulary [0, {feature.vocabulary_size}). Fix: raise vocabulary_size to at "
+                                 f"least {high + 1}, or set hash_buckets instead.")
+    for feature in spec.numeric:
+        values = pd.to_numeric(frame[feature.name], errors="coerce")
+        bad = int((~np.isfinite(values.to_numpy(dtype=np.float64))).sum())
+        if bad:
+            raise ValueError(f"Numeric feature {feature.name!r} has {bad} NaN, infinite or non-numeric values; "
+                             "impute or drop those rows before training.")
+    if p_win_column is not None:
+        if p_win_column not in frame.columns:
+            raise ValueError(f"win_weighting is on but column {p_win_column!r} is missing. Fix: score the log "
+                             "with a win-propensity model (mtl-ads propensity) or set win_weighting=false.")
+        p_win = frame[p_win_column].to_numpy(dtype=np.float64)
+        if not np.all(np.isfinite(p_win)) or p_win.min(initial=0.5) < 0 or p_win.max(initial=0.5) > 1:
+            raise ValueError(f"Column {p_win_column!r} must hold probabilities in [0, 1] without NaN.")
+
+
+def to_arrays(frame: pd.DataFrame, spec: FeatureSpec, extra: Iterable[str] = ()) -> Dict[str, np.ndarray]:
+    """Feature columns as int64 / float32 arrays, plus the `extra` columns (labels, p_win) as float32."""
+    arrays = {f.name: frame[f.name].to_numpy().astype(np.int64) for f in spec.categorical}
+    arrays.update({f.name: frame[f.name].to_numpy().astype(np.float32) for f in spec.numeric})
+    arrays.update({c: frame[c].to_numpy().astype(np.float32) for c in extra})
+    return arrays
+
+
+def make_dataset(arrays: Dict[str, np.ndarray], batch_size: int, shuffle: bool = False, seed: int = 0):
+    """A tf.data pipeline over in-memory arrays, batched first so each step slices once."""
+    import tensorflow as tf
+
+    n = len(next(iter(arrays.values())))
+    dataset = tf.data.Dataset.from_tensor_slices(arrays)
+    if shuffle:
+        dataset = dataset.shuffle(min(n, 1_000_000), seed=seed, reshuffle_each_iteration=True)
+    return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)

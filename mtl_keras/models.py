@@ -1,0 +1,160 @@
+"""MultiTaskModel: shared embeddings → backbone → towers → {p_ctr, p_cvr, p_ctcvr[, p_imp]}.
+
+L_total = Σ_k λ_k L_k: the tasks own their losses and metrics, the model only weights and sums them.
+"""
+from __future__ import annotations
+
+from typing import Dict, Union
+
+import tensorflow as tf
+import tensorflow_recommenders as tfrs
+import tf_keras as keras
+
+from mtl_keras import names
+from mtl_keras.config import ModelConfig
+from mtl_keras.layers import MMoE, PLE, SharedBottom, SharedEmbedding, Tower
+from mtl_keras.tasks import CTCVRTask, CTRTask, CVRTask, DRCVRTask, IPSCVRTask, WinPropensityWeights
+from mtl_keras.weighting import TaskWeighting
+
+
+@keras.utils.register_keras_serializable(package="mtl_keras")
+class MultiTaskModel(tfrs.models.Model):
+    """A multi-task conversion model built from a `ModelConfig`.
+
+    Called on a dict of feature tensors ([batch] each; extra keys such as labels are ignored), it
+    returns a dict of [batch, 1] probabilities keyed by `names.P_CTR`, `P_CVR`, `P_CTCVR` (and
+    `P_IMP` for ESCM²-DR). `fit` expects batches that also hold `click`, `conversion` and, with
+    `win_weighting`, the p_win column.
+    """
+
+    def __init__(self, config: Union[ModelConfig, dict], **kwargs):
+        super().__init__(**kwargs)
+        self.model_config = config if isinstance(config, ModelConfig) else ModelConfig.from_dict(config)
+        cfg = self.model_config
+        self.embedding = SharedEmbedding(cfg.features.to_dict(), name="shared_embedding")
+        self.cross_layers = [tfrs.layers.dcn.Cross(name=f"cross_{i}") for i in range(cfg.num_cross_layers)]
+        num_towers = len(cfg.tower_names)
+        if cfg.backbone == "mmoe":
+            self.backbone = MMoE(num_experts=cfg.num_experts, expert_units=cfg.expert_units,
+                                 num_tasks=num_towers, name="mmoe")
+        elif cfg.backbone == "ple":
+            self.backbone = PLE(num_levels=cfg.num_levels, num_shared_experts=cfg.num_shared_experts,
+                                num_task_experts=cfg.num_task_experts, expert_units=cfg.expert_units,
+                                num_tasks=num_towers, name="ple")
+        else:
+            self.backbone = SharedBottom(units=cfg.bottom_units, num_tasks=num_towers, name="shared_bottom")
+        self.towers = [Tower(units=cfg.tower_units, dropout=cfg.dropout, name=f"{t}_tower")
+                       for t in cfg.tower_names]
+        self.tasks = self._make_tasks(cfg)
+        self.task_weighting = TaskWeighting(task_names=cfg.task_names, task_weights=cfg.task_weights,
+                                            method=cfg.weighting, name="task_weighting")
+        self.task_losses = {t: keras.metrics.Mean(name=f"{t}_loss") for t in cfg.task_names}
+        self.win_weights = (
+            WinPropensityWeights(floor=cfg.win_propensity_floor, clip=cfg.win_weight_clip,
+                                 self_normalize=cfg.win_self_normalize, name="win_weights")
+            if cfg.win_weighting else None
+        )
+
+    @staticmethod
+    def _make_tasks(cfg: ModelConfig) -> Dict[str, keras.layers.Layer]:
+        common = {"num_calibration_bins": cfg.num_calibration_bins}
+        ips = {"propensity_floor": cfg.ctr_propensity_floor, "weight_clip": cfg.ctr_weight_clip,
+               "self_normalize": cfg.ips_self_normalize, **common}
+        tasks = {names.CTR: CTRTask(**common)}
+        if names.CTCVR in cfg.task_weights:
+            tasks[names.CTCVR] = CTCVRTask(**common)
+        if cfg.objective == "escm2_ips":
+            tasks[names.CVR] = IPSCVRTask(**ips)
+        elif cfg.objective == "escm2_dr":
+            tasks[names.CVR] = DRCVRTask(imputation_weight=cfg.imputation_weight, **ips)
+        else:
+            tasks[names.CVR] = CVRTask(**common)
+        return tasks
+
+    def _bottom(self, features):
+        x = x0 = self.embedding(features)
+        for cross in self.cross_layers:
+            x = cross(x0, x)
+        return x
+
+    def _representations(self, features, training=False):
+        return self.backbone(self._bottom(features), training=training)
+
+    def logits(self, features, training=False) -> Dict[str, tf.Tensor]:
+        """Internal outputs the tasks read: tower logits and log pCTCVR."""
+        towers = dict(zip(self.model_config.tower_names, self._representations(features, training)))
+        out = {f"{t}_logit": tower(towers[t], training=training) for t, tower in
+               zip(self.model_config.tower_names, self.towers)}
+        out[names.LOG_P_CTCVR] = tf.math.log_sigmoid(out[names.CTR_LOGIT]) + tf.math.log_sigmoid(
+            out[names.CVR_LOGIT])
+        return out
+
+    def call(self, features, training=False):
+        internal = self.logits(features, training=training)
+        outputs = {
+            names.P_CTR: tf.sigmoid(internal[names.CTR_LOGIT]),
+            names.P_CVR: tf.sigmoid(internal[names.CVR_LOGIT]),
+            names.P_CTCVR: tf.exp(internal[names.LOG_P_CTCVR]),
+        }
+        if names.IMP_LOGIT in internal:
+            outputs[names.P_IMP] = tf.sigmoid(internal[names.IMP_LOGIT])
+        return outputs
+
+    def gate_weights(self, features) -> Dict[str, tf.Tensor]:
+        """Gate weights per tower name, [batch, experts] each (rows sum to 1).
+
+        MMoE: each tower's gate over the shared experts. PLE: the final CGC level's task gates over
+        [that task's experts, shared experts].
+        """
+        if self.model_config.backbone == "shared_bottom":
+            raise ValueError("gate_weights: a shared_bottom backbone has no gates; use backbone 'mmoe' or 'ple'.")
+        _, gate_weights = self.backbone(self._bottom(features), return_gate_weights=True)
+        if self.model_config.backbone == "ple":
+            gate_weights = gate_weights[-1]
+        return dict(zip(self.model_config.tower_names, gate_weights))
+
+    def example_weights(self, batch) -> tf.Tensor:
+        click = batch[names.CLICK]
+        if self.win_weights is None:
+            return tf.ones_like(tf.reshape(tf.cast(click, tf.float32), [-1]))
+        return self.win_weights(batch[self.model_config.p_win_column])
+
+    def compute_loss(self, batch, training: bool = False) -> tf.Tensor:
+        internal = self.logits(batch, training=training)
+        example_weight = self.example_weights(batch)
+        compute_metrics = self.model_config.train_metrics or not training
+        task_losses = {}
+        for task_name, task in self.tasks.items():
+            task_losses[task_name] = task(batch, internal, example_weight, compute_metrics=compute_metrics)
+            self.task_losses[task_name].update_state(task_losses[task_name])
+        return self.task_weighting(task_losses)
+
+    def dummy_features(self, batch_size: int = 1) -> Dict[str, tf.Tensor]:
+        """Zero-valued inputs of the right dtypes, for building the model's variables."""
+        spec = self.model_config.features
+        features = {f.name: tf.zeros([batch_size], tf.int64) for f in spec.categorical}
+        features.update({f.name: tf.zeros([batch_size], tf.float32) for f in spec.numeric})
+        return features
+
+    def get_build_config(self):
+        return {"built": True}
+
+    def build_from_config(self, config):
+        # The default rebuilds from float placeholders; categorical ids need int64 inputs.
+        if config.get("built"):
+            self(self.dummy_features())
+
+    def get_config(self):
+        return {"config": self.model_config.to_dict(), "name": self.name}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(ModelConfig.from_dict(config["config"]), name=config.get("name"))
+
+
+def build_model(config: Union[ModelConfig, dict], compile: bool = True) -> MultiTaskModel:  # noqa: A002
+    """Builds (and by default compiles with Adam at `config.learning_rate`) a MultiTaskModel."""
+    model = MultiTaskModel(config)
+    if compile:
+        model.compile(optimizer=keras.optimizers.Adam(learning_rate=model.model_config.learning_rate))
+    return model
