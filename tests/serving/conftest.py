@@ -19,27 +19,20 @@ def small_spec() -> FeatureSpec:
     )
 
 
-def build_small_model(spec: FeatureSpec, seed: int = 0):
-    """A tf_keras functional model: {feature: [batch]} -> {p_ctr, p_cvr, p_ctcvr: [batch, 1]}."""
+def build_small_model(spec: FeatureSpec, seed: int = 0, objective: str = "esmm"):
+    """A small MultiTaskModel (MMoE): {feature: [batch]} -> {p_ctr, p_cvr, p_ctcvr: [batch, 1]}."""
     import tensorflow as tf
-    import tf_keras as keras
+
+    from mtl_keras.config import ModelConfig
+    from mtl_keras.models import build_model
 
     tf.random.set_seed(seed)
-    inputs, parts = {}, []
-    for f in spec.categorical:
-        x = keras.Input(shape=(), dtype=tf.int64, name=f.name)
-        inputs[f.name] = x
-        ids = keras.layers.Hashing(f.num_rows)(x) if f.hash_buckets else x
-        parts.append(keras.layers.Embedding(f.num_rows, f.embedding_dim)(ids))
-    for f in spec.numeric:
-        x = keras.Input(shape=(), dtype=tf.float32, name=f.name)
-        inputs[f.name] = x
-        parts.append(keras.layers.Reshape((1,))((x - f.mean) / f.std))
-    h = keras.layers.Dense(8, activation="relu")(keras.layers.Concatenate()(parts))
-    p_ctr = keras.layers.Dense(1, activation="sigmoid")(h)
-    p_cvr = keras.layers.Dense(1, activation="sigmoid")(h)
-    p_ctcvr = keras.layers.Multiply()([p_ctr, p_cvr])
-    return keras.Model(inputs, {names.P_CTR: p_ctr, names.P_CVR: p_cvr, names.P_CTCVR: p_ctcvr})
+    config = ModelConfig(
+        features=spec, backbone="mmoe", objective=objective, num_experts=2, expert_units=[8], tower_units=[8]
+    )
+    model = build_model(config, compile=False)
+    model(model.dummy_features())  # creates the variables with this seed
+    return model
 
 
 def sample_rows(n: int, seed: int = 1):

@@ -1,5 +1,6 @@
 """Version polling: new versions load while requests flow, none is dropped; policies; broken versions."""
 import os
+import shutil
 import threading
 import time
 
@@ -29,9 +30,9 @@ def _wait(condition, timeout_s=60.0):
     raise AssertionError("condition not met in time")
 
 
-def test_switch_to_a_new_version_drops_no_request(tmp_path, model, spec):
+def test_switch_to_a_new_version_drops_no_request(tmp_path, exported, model, spec):
     base = str(tmp_path / "ctr")
-    export_serving_model(model, spec, base, version=1)
+    shutil.copytree(exported[1], os.path.join(base, "1"))
     model_b = build_small_model(spec, seed=7)
     want = {1: keras_predict(model, ROWS), 2: keras_predict(model_b, ROWS)}
     assert not np.allclose(want[1][names.P_CTR], want[2][names.P_CTR])
@@ -77,10 +78,10 @@ def test_switch_to_a_new_version_drops_no_request(tmp_path, model, spec):
     assert set(seen["grpc"][first_two:]) == {2}
 
 
-def test_policies_labels_and_a_broken_version(tmp_path, model, spec):
+def test_policies_labels_and_a_broken_version(tmp_path, exported):
     base = str(tmp_path / "ctr")
     for version in (1, 2):
-        export_serving_model(model, spec, base, version=version)
+        shutil.copytree(exported[1], os.path.join(base, str(version)))
     specific = ModelManager("ctr", base, policy="specific", versions=[1], labels={"stable": 1}).start()
     all_versions = ModelManager("ctr", base, policy="all").start()
     try:
