@@ -29,7 +29,7 @@ class AFTWinModel(RegressionWinModel):
 
     def location(self, frame: pd.DataFrame) -> np.ndarray:
         """x·β + b0: the log-scale location of the market price per row."""
-        return self.linear_inputs(frame) @ self.beta + self.intercept
+        return self.linear_predictor(frame, self.beta) + self.intercept
 
     def _cdf(self, frame: pd.DataFrame, prices: np.ndarray) -> np.ndarray:
         return self.log_cdf_formula(np, np.log(prices), self.location(frame)[:, None], np.exp(self.log_shape))

@@ -13,6 +13,8 @@ import pandas as pd
 from mtl_keras import names
 from mtl_keras.propensity.data import check_prices, survival_arrays
 
+SCORE_BATCH_ROWS = 65_536
+
 
 class WinPropensityModel(abc.ABC):
     """A survival model of the market price fitted on censored auctions.
@@ -86,7 +88,11 @@ class WinPropensityModel(abc.ABC):
             matrix = bids.reshape(len(frame), -1)
         else:
             raise ValueError(f"bids must be a scalar, [rows] or [rows, num_bids] with rows={len(frame)}, got shape {bids.shape}.")
-        p = self._cdf(frame, matrix)
+        p = np.empty_like(matrix)
+        # Row batches bound the memory of the design matrix (rows x one-hot columns) on large logs.
+        for start in range(0, len(frame), SCORE_BATCH_ROWS):
+            stop = start + SCORE_BATCH_ROWS
+            p[start:stop] = self._cdf(frame.iloc[start:stop], matrix[start:stop])
         return np.clip(p, floor, clip).reshape(shape)
 
     @abc.abstractmethod
@@ -100,7 +106,7 @@ class WinPropensityModel(abc.ABC):
         hi = np.full(len(frame), np.log(self.fit_info["max_price"]) + np.log(100.0))
         for _ in range(40):
             mid = 0.5 * (lo + hi)
-            below = self._cdf(frame, np.exp(mid)[:, None])[:, 0] < 0.5
+            below = self.predict_p_win(frame, np.exp(mid)) < 0.5
             lo, hi = np.where(below, mid, lo), np.where(below, hi, mid)
         return np.exp(0.5 * (lo + hi))
 

@@ -27,7 +27,7 @@ class CoxWinModel(RegressionWinModel):
         self.times, self.baseline = baseline.index.to_numpy(np.float64), baseline.to_numpy(np.float64)
 
     def partial_hazard(self, frame: pd.DataFrame) -> np.ndarray:
-        return np.exp((self.linear_inputs(frame) - self.center) @ self.beta)
+        return np.exp(self.linear_predictor(frame, self.beta, self.center))
 
     def _cdf(self, frame: pd.DataFrame, prices: np.ndarray) -> np.ndarray:
         baseline_cdf = step_cdf(self.times, self.baseline, prices)

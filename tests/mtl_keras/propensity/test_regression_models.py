@@ -79,3 +79,18 @@ def test_subsampling_is_recorded(simulated):
 def test_no_usable_feature_is_an_error(hand_frame):
     with pytest.raises(ValueError, match="no usable feature"):
         CoxWinModel(categorical=["device"], numeric=[], min_count=100).fit(hand_frame)
+
+
+@pytest.mark.parametrize("kind", ["cox", "lognormal_aft", "km_segment"])
+def test_scoring_in_row_batches_changes_nothing(kind, simulated, monkeypatch):
+    from mtl_keras.propensity import base, make_win_model
+
+    train, test = simulated
+    kwargs = {"segment": "hour"} if kind == "km_segment" else {"categorical": ["hour"], "numeric": ["num_0"]}
+    model = make_win_model(kind, max_fit_rows=2_000, **kwargs).fit(train)
+    rows = test.head(1_000)
+    bids = np.tile([20.0, 60.0], (1_000, 1))
+    whole, median = model.predict_p_win(rows, bids), model.predict_median(rows)
+    monkeypatch.setattr(base, "SCORE_BATCH_ROWS", 37)  # 1000 rows in 28 uneven batches
+    np.testing.assert_array_equal(model.predict_p_win(rows, bids), whole)
+    np.testing.assert_allclose(model.predict_median(rows), median, rtol=1e-12)
