@@ -43,35 +43,27 @@ def read_table(path: str, columns: Optional[Iterable[str]] = None) -> pd.DataFra
 
 
 def _read_tfrecords(files: List[str], columns: Optional[Iterable[str]]) -> pd.DataFrame:
+    """Parses tf.Examples in C++ batches; the schema is taken from the first 1000 records.
+
+    A float feature missing from a record (market_price of a lost auction) becomes NaN; a missing
+    int feature becomes -1 and a missing bytes feature b"", which validation then reports.
+    """
     import tensorflow as tf
 
     compression = "GZIP" if files[0].endswith(".gz") else ""
-    rows: Dict[str, list] = {}
-    records = tf.data.TFRecordDataset(files, compression_type=compression).batch(65536)
-    wanted = set(columns) if columns is not None else None
-    for batch in records.as_numpy_iterator():
-        # Examples may omit a feature (market_price on lost auctions): read them sparsely.
-        parsed = [tf.train.Example.FromString(r).features.feature for r in batch]
-        keys = set().union(*(set(p.keys()) for p in parsed))
-        if wanted is not None:
-            keys &= wanted
-        n_before = len(next(iter(rows.values()))) if rows else 0
-        for key in keys:
-            rows.setdefault(key, [np.nan] * n_before)
-            for p in parsed:
-                rows[key].append(_value(p[key]) if key in p else np.nan)
-        for key in set(rows) - keys:
-            rows[key].extend([np.nan] * len(parsed))
-    return pd.DataFrame(rows)
-
-
-def _value(feature):
-    kind = feature.WhichOneof("kind")
-    values = getattr(feature, kind).value if kind else []
-    if not values:
-        return np.nan
-    value = values[0]
-    return value.decode("utf-8") if isinstance(value, bytes) else value
+    dataset = tf.data.TFRecordDataset(files, compression_type=compression)
+    kinds: Dict[str, str] = {}
+    for record in dataset.take(1000).as_numpy_iterator():
+        for key, feature in tf.train.Example.FromString(record).features.feature.items():
+            kinds.setdefault(key, feature.WhichOneof("kind"))
+    if columns is not None:
+        kinds = {k: v for k, v in kinds.items() if k in set(columns)}
+    defaults = {"int64_list": (tf.int64, -1), "float_list": (tf.float32, np.nan), "bytes_list": (tf.string, b"")}
+    spec = {k: tf.io.FixedLenFeature([], defaults[v][0], default_value=defaults[v][1])
+            for k, v in kinds.items() if v is not None}
+    parts = [pd.DataFrame({k: v.numpy() for k, v in tf.io.parse_example(batch, spec).items()})
+             for batch in dataset.batch(65536)]
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=list(spec))
 
 
 def impressions(frame: pd.DataFrame) -> pd.DataFrame:

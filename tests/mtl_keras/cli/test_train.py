@@ -1,0 +1,71 @@
+import json
+
+import numpy as np
+import pytest
+
+import mtl_keras  # noqa: F401
+from mtl_keras.cli import main
+from mtl_keras.config import ModelConfig
+from mtl_keras.data import read_table
+from mtl_keras.simulation.tfrecord import serialize_frame
+from mtl_keras.synthetic import make_impressions
+
+
+@pytest.fixture(scope="module")
+def log(tmp_path_factory):
+    frame, spec = make_impressions(3000, vocabulary_sizes=[20, 5], num_dense=2, ctr=0.2, cvr=0.3, embedding_dim=4)
+    frame = frame.drop(columns=["true_p_ctr", "true_p_cvr"])
+    root = tmp_path_factory.mktemp("log")
+    frame.to_csv(root / "log.csv", index=False)
+    frame.to_parquet(root / "log.parquet")
+    import tensorflow as tf
+    with tf.io.TFRecordWriter(str(root / "log.tfrecord")) as writer:
+        for record in serialize_frame(frame):
+            writer.write(record)
+    config = ModelConfig(features=spec, backbone="mmoe", objective="escm2_ips", num_experts=2, expert_units=[8],
+                         tower_units=[4], batch_size=256, epochs=2)
+    (root / "config.json").write_text(config.to_json())
+    return root, frame
+
+
+def test_the_three_formats_read_the_same_rows(log):
+    root, frame = log
+    for name in ("log.csv", "log.parquet", "log.tfrecord"):
+        got = read_table(str(root / name))
+        for column in frame.columns:
+            np.testing.assert_allclose(got[column].to_numpy(np.float64), frame[column].to_numpy(np.float64),
+                                       rtol=1e-6, err_msg=f"{name}:{column}")
+
+
+def test_train_writes_model_and_metrics(log, tmp_path, capsys):
+    root, frame = log
+    name = "log.tfrecord"
+    out = tmp_path / "out"
+    assert main(["train", "--config", str(root / "config.json"), "--data", str(root / name), "--out", str(out),
+                 "--verbose", "0"]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert set(metrics["eval"]) == {"ctr", "ctcvr", "cvr"}
+    assert metrics["train_rows"] + metrics["eval_rows"] == len(frame)
+    assert len(metrics["history"]["ctr_auc"]) == 2 and np.isfinite(metrics["history"]["loss"]).all()
+    assert (out / "saved_model" / "saved_model.pb").exists()
+    assert "ctr" in capsys.readouterr().out
+
+
+def test_train_reports_a_feature_missing_from_the_data(log, tmp_path, capsys):
+    root, frame = log
+    frame.drop(columns=["c1"]).to_csv(tmp_path / "bad.csv", index=False)
+    code = main(["train", "--config", str(root / "config.json"), "--data", str(tmp_path / "bad.csv"),
+                 "--out", str(tmp_path / "o")])
+    assert code == 2
+    assert "['c1'] are in the FeatureSpec but not in the data" in capsys.readouterr().err
+
+
+def test_train_reports_bad_paths_and_bad_json(log, tmp_path, capsys):
+    root, _ = log
+    assert main(["train", "--config", str(tmp_path / "nope.json"), "--data", "x", "--out", "o"]) == 2
+    (tmp_path / "bad.json").write_text("{not json")
+    assert main(["train", "--config", str(tmp_path / "bad.json"), "--data", "x", "--out", "o"]) == 2
+    assert main(["train", "--config", str(root / "config.json"), "--data", str(tmp_path / "none.csv"),
+                 "--out", "o"]) == 2
+    err = capsys.readouterr().err
+    assert "is not a file" in err and "not valid JSON" in err and "does not exist" in err
