@@ -20,7 +20,7 @@ def model_input_dtypes(feature_spec: FeatureSpec) -> Dict[str, tf.DType]:
     return dtypes
 
 
-def raw_feature_spec(feature_spec: FeatureSpec, tft_output: Any = None) -> Dict[str, tf.io.FixedLenFeature]:
+def raw_feature_spec(feature_spec: Optional[FeatureSpec], tft_output: Any = None) -> Dict[str, tf.io.FixedLenFeature]:
     """The tf.Example parse spec of the raw serving inputs (labels dropped).
 
     Without a transform the raw features are the model's features. With a `tft.TFTransformOutput`

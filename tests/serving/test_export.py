@@ -13,7 +13,7 @@ from mtl_keras import names
 from serving import warmup
 from serving.export import export_serving_model, list_versions
 from serving.signatures import raw_feature_spec
-from tests.serving.conftest import keras_predict, sample_rows
+from serving_fixtures import keras_predict, sample_rows
 
 ROWS = sample_rows(7, seed=3)
 

@@ -16,7 +16,7 @@ from serving.local_server import LocalModelServer
 from serving.model_config import ModelEntry
 from serving.model_manager import ModelManager
 from serving.rest_client import RestClient
-from tests.serving.conftest import build_small_model, keras_predict, sample_rows
+from serving_fixtures import build_small_model, keras_predict, sample_rows
 
 ROWS = sample_rows(4, seed=5)
 

@@ -10,7 +10,7 @@ import pytest
 from mtl_keras import names
 from serving import warmup
 from serving.signatures import raw_feature_spec
-from tests.serving.conftest import keras_predict, sample_rows
+from serving_fixtures import keras_predict, sample_rows
 
 ROWS = sample_rows(5, seed=11)
 

@@ -9,7 +9,7 @@ from mtl_keras.propensity import WeibullAFTWinModel
 from serving.export import export_serving_model
 from serving.rest_client import RestClient
 from serving.servable import Servable
-from tests.serving.conftest import sample_rows
+from serving_fixtures import sample_rows
 
 
 def _auctions(n=3000, seed=4):

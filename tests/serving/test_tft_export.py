@@ -1,0 +1,78 @@
+"""Exports with the tf.Transform graph inside: raw tf.Examples in, labels not needed, assets saved."""
+import os
+import shutil
+
+import mtl_keras  # noqa: F401
+import apache_beam as beam
+import numpy as np
+import pytest
+import tensorflow as tf
+import tensorflow_transform as tft
+import tensorflow_transform.beam as tft_beam
+from tensorflow_transform.tf_metadata import metadata_io
+from tensorflow_transform.tf_metadata.dataset_metadata import DatasetMetadata
+
+from mtl_keras import names
+from serving import warmup
+from serving.export import export_serving_model
+from serving.servable import Servable
+from serving.signatures import raw_feature_spec
+from serving_fixtures import build_small_model, sample_rows
+from transform.feature_spec import transformed_feature_spec
+from transform.config import TransformConfig
+from transform.preprocessing import make_preprocessing_fn
+
+RAW_SPEC = {
+    "user_id": tf.io.FixedLenFeature([], tf.int64),
+    "ad_id": tf.io.FixedLenFeature([], tf.int64),
+    "price": tf.io.FixedLenFeature([], tf.float32),
+    names.CLICK: tf.io.FixedLenFeature([], tf.int64),
+}
+
+
+@pytest.fixture(scope="module")
+def tft_export(tmp_path_factory, spec):
+    tmp = tmp_path_factory.mktemp("tft")
+    rows = [{**r, names.CLICK: i % 2} for i, r in enumerate(sample_rows(40, seed=2))]
+    with beam.Pipeline() as pipeline, tft_beam.Context(temp_dir=str(tmp / "beam_tmp")):
+        data = pipeline | beam.Create(rows)
+        transform_fn = (data, DatasetMetadata.from_feature_spec(RAW_SPEC)) | tft_beam.AnalyzeDataset(
+            make_preprocessing_fn(spec)
+        )
+        _ = transform_fn | tft_beam.WriteTransformFn(str(tmp / "transform_output"))
+    # TFX's Transform writes the raw metadata too; serving reads its parse spec from there.
+    metadata_io.write_metadata(
+        DatasetMetadata.from_feature_spec(RAW_SPEC),
+        str(tmp / "transform_output" / tft.TFTransformOutput.RAW_METADATA_DIR),
+    )
+    tft_output = tft.TFTransformOutput(str(tmp / "transform_output"))
+    model_spec = transformed_feature_spec(spec, TransformConfig(), tft_output)
+    model = build_small_model(model_spec, seed=3)
+    path = export_serving_model(
+        model, model_spec, str(tmp / "models"), tft_output_dir=str(tmp / "transform_output"),
+        warmup_examples=sample_rows(2),
+    )
+    return tmp, tft_output, model, path
+
+
+@pytest.mark.slow
+def test_raw_examples_go_through_the_transform_inside(tft_export):
+    tmp, tft_output, model, path = tft_export
+    rows = sample_rows(6, seed=30) + [{"user_id": 5, "ad_id": 999, "price": 1.0}]  # ad 999: an OOV id
+    examples = warmup.serialize_examples(rows, {k: v for k, v in RAW_SPEC.items() if k != names.CLICK})
+    columns = {k: tf.constant(np.asarray([r[k] for r in rows], v.dtype.as_numpy_dtype))
+               for k, v in RAW_SPEC.items() if k != names.CLICK}
+    want = model(tft_output.transform_features_layer()(columns), training=False)
+    assert sorted(raw_feature_spec(None, tft_output)) == ["ad_id", "price", "user_id"]  # no click
+    shutil.rmtree(tmp / "transform_output")  # the export must carry its vocabularies
+    assert os.listdir(os.path.join(path, "assets"))  # the vocabulary files were saved with it
+    servable = Servable("ctr", 1, path)  # TF1 session loader: initialises the tables from the assets
+    assert sorted(servable.input_dtypes(names.SIGNATURE_PREDICT_RAW)) == ["ad_id", "price", "user_id"]
+    got = servable.predict(names.SERVING_DEFAULT, {names.SERVING_INPUT_EXAMPLES: np.asarray(examples, object)})
+    raw = servable.predict(names.SIGNATURE_PREDICT_RAW, {k: v.numpy() for k, v in columns.items()})
+    for key in names.PREDICTION_KEYS:
+        np.testing.assert_allclose(got[key], want[key].numpy().reshape(-1), rtol=1e-5, atol=1e-7)
+        np.testing.assert_allclose(raw[key], got[key], rtol=1e-6)
+    assert servable.run_warmup() == 2
+    servable.unload()
+
