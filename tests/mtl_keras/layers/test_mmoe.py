@@ -76,3 +76,14 @@ def test_invalid_arguments(kwargs, argument):
     arguments.update(kwargs)
     with pytest.raises(ValueError, match=argument):
         MMoE(**arguments)
+
+
+def test_gate_weights_from_a_functional_model():
+    # How a notebook plots expert usage: a model that outputs the gate weights of the same layer.
+    x = keras.Input((5,))
+    layer = MMoE(num_experts=3, expert_units=[4], num_tasks=2)
+    outputs, gates = layer(x, return_gate_weights=True)
+    gate_model = keras.Model(x, gates)
+    weights = gate_model.predict(X, verbose=0)
+    assert [w.shape for w in weights] == [(6, 3), (6, 3)]
+    assert_same(weights, layer(X, return_gate_weights=True)[1])

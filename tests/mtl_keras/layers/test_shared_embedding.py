@@ -130,3 +130,10 @@ def test_fit_step():
     features = {"a": rng.integers(0, 10, 64), "b": rng.integers(0, 1000, 64), "n": rng.normal(size=(64, 1))}
     labels = (features["a"] >= 5).astype(np.float32)
     check_fit_lowers_loss(_model(spec), features, labels)
+
+
+def test_numeric_only_spec():
+    spec = FeatureSpec(numeric=[NumericFeature("x", mean=2.0, std=4.0)])
+    layer = SharedEmbedding(spec.to_dict())
+    np.testing.assert_allclose(layer({"x": np.array([[6.0], [2.0]], np.float64)}).numpy(), [[1.0], [0.0]])
+    assert layer.output_dim == 1 and not layer.weights
