@@ -1,7 +1,8 @@
 """Metrics: numpy references (AUC, log loss, ECE, calibration ratio) and streaming Keras metrics."""
 from mtl_keras.metrics.calibration_ratio import CalibrationRatio
 from mtl_keras.metrics.expected_calibration_error import ExpectedCalibrationError
-from mtl_keras.metrics.reference import calibration_ratio, expected_calibration_error, log_loss, roc_auc
+from mtl_keras.metrics.reference import (
+    calibration_ratio, expected_calibration_error, log_loss, reliability_curve, roc_auc)
 
 __all__ = [
     "CalibrationRatio",
@@ -9,5 +10,6 @@ __all__ = [
     "calibration_ratio",
     "expected_calibration_error",
     "log_loss",
+    "reliability_curve",
     "roc_auc",
 ]

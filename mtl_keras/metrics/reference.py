@@ -66,3 +66,19 @@ def expected_calibration_error(labels, preds, num_bins: int = 10, weights: Optio
     bins = np.minimum((cumulative - 0.5 * weights) * num_bins // total, num_bins - 1).astype(int)
     gap = np.bincount(bins, weights=weights * (preds - labels), minlength=num_bins)
     return float(np.sum(np.abs(gap)) / total)
+
+
+def reliability_curve(labels, preds, num_bins: int = 10, weights: Optional[np.ndarray] = None):
+    """(mean prediction, observed rate, weight) per equal-mass bin, for reliability diagrams."""
+    labels, preds, weights = _prepare(labels, preds, weights)
+    total = weights.sum()
+    if total <= 0:
+        return np.zeros(0), np.zeros(0), np.zeros(0)
+    order = np.argsort(preds, kind="mergesort")
+    preds, labels, weights = preds[order], labels[order], weights[order]
+    bins = np.minimum((np.cumsum(weights) - 0.5 * weights) * num_bins // total, num_bins - 1).astype(int)
+    mass = np.bincount(bins, weights=weights, minlength=num_bins)
+    keep = mass > 0
+    mean_pred = np.bincount(bins, weights=weights * preds, minlength=num_bins)[keep] / mass[keep]
+    observed = np.bincount(bins, weights=weights * labels, minlength=num_bins)[keep] / mass[keep]
+    return mean_pred, observed, mass[keep]

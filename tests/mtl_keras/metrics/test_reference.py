@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from mtl_keras.metrics import calibration_ratio, expected_calibration_error, log_loss, roc_auc
+from mtl_keras.metrics import calibration_ratio, expected_calibration_error, log_loss, reliability_curve, roc_auc
 
 
 def calibrated_sample():
@@ -55,3 +55,10 @@ def test_log_loss_by_hand_and_bad_input():
         log_loss([1, 0], [0.5])
     with pytest.raises(ValueError, match="num_bins"):
         expected_calibration_error([1], [0.5], num_bins=0)
+
+
+def test_reliability_curve_by_hand():
+    mean_pred, observed, mass = reliability_curve([0, 0, 1, 1], [0.1, 0.3, 0.6, 0.8], num_bins=2)
+    np.testing.assert_allclose(mean_pred, [0.2, 0.7])
+    np.testing.assert_allclose(observed, [0.0, 1.0])
+    np.testing.assert_allclose(mass, [2, 2])
