@@ -18,13 +18,15 @@ def serialize_frame(frame: pd.DataFrame) -> List[bytes]:
     from tfx_bsl.coders import example_coder
 
     float_columns = [c for c in frame.columns if not np.issubdtype(frame[c].dtype, np.integer)]
-    missing = np.stack([frame[c].isna().to_numpy() for c in float_columns], axis=1) if float_columns else None
+    # Rows are grouped by which floats they miss (a bit mask per row); each group is encoded
+    # without those columns.
+    mask = np.zeros(len(frame), dtype=object if len(float_columns) > 62 else np.int64)
+    for k, column in enumerate(float_columns):
+        mask += frame[column].isna().to_numpy().astype(mask.dtype) << k
     out = np.empty(len(frame), dtype=object)
-    # Rows are grouped by which floats they miss; each group is encoded without those columns.
-    patterns = np.unique(missing, axis=0) if missing is not None else [None]
-    for pattern in patterns:
-        rows = np.ones(len(frame), bool) if pattern is None else (missing == pattern).all(axis=1)
-        dropped = {c for c, m in zip(float_columns, pattern if pattern is not None else []) if m}
+    for pattern in np.unique(mask):
+        rows = mask == pattern
+        dropped = {c for k, c in enumerate(float_columns) if (int(pattern) >> k) & 1}
         arrays, names = [], []
         for column in frame.columns:
             if column in dropped:
