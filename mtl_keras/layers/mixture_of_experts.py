@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import math
-from typing import Any, Dict, List, Sequence
+from typing import Any, Dict, Sequence
 
 import numpy as np
 
@@ -181,7 +181,3 @@ class MixtureOfExperts(keras.layers.Layer):
         )
         return config
 
-
-def split_gates(outputs: tf.Tensor, count: int) -> List[tf.Tensor]:
-    """[batch, gates, u] -> `count` tensors [batch, u] (the first `count` gates)."""
-    return [outputs[:, k] for k in range(count)]

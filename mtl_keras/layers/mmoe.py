@@ -4,10 +4,11 @@ from __future__ import annotations
 from typing import Any, Dict, Sequence
 
 import mtl_keras  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow is imported)
+import tensorflow as tf
 import tf_keras as keras
 
 from mtl_keras.layers import _checks
-from mtl_keras.layers.mixture_of_experts import MixtureOfExperts, split_gates
+from mtl_keras.layers.mixture_of_experts import MixtureOfExperts
 
 
 @keras.utils.register_keras_serializable(package="mtl_keras")
@@ -43,8 +44,8 @@ class MMoE(keras.layers.Layer):
     def call(self, inputs, return_gate_weights: bool = False):
         if return_gate_weights:
             mixed, gate_weights = self.experts(inputs, return_gate_weights=True)
-            return split_gates(mixed, self.num_tasks), gate_weights
-        return split_gates(self.experts(inputs), self.num_tasks)
+            return tf.unstack(mixed, num=self.num_tasks, axis=1), gate_weights
+        return tf.unstack(self.experts(inputs), num=self.num_tasks, axis=1)
 
     @property
     def output_dim(self) -> int:

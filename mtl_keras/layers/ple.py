@@ -8,7 +8,7 @@ import tensorflow as tf
 import tf_keras as keras
 
 from mtl_keras.layers import _checks
-from mtl_keras.layers.mixture_of_experts import MixtureOfExperts, split_gates
+from mtl_keras.layers.mixture_of_experts import MixtureOfExperts
 
 
 @keras.utils.register_keras_serializable(package="mtl_keras")
@@ -73,7 +73,7 @@ class PLE(keras.layers.Layer):
                 gate_weights.append(weights)
             else:
                 hidden = cgc(hidden)
-        outputs = split_gates(hidden, self.num_tasks)
+        outputs = tf.unstack(hidden, num=self.num_tasks, axis=1)
         return (outputs, gate_weights) if return_gate_weights else outputs
 
     @property

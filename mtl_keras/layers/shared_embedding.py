@@ -129,10 +129,11 @@ class SharedEmbedding(keras.layers.Layer):
         sizes = np.array([f.num_rows for f in features], dtype=np.int64)
         bad = tf.reduce_any(tf.logical_or(ids < 0, ids >= sizes), axis=0)  # [F]
         names = tf.constant([f.name for f in features])
+        # Only string/int32 data: Assert then needs no tf.cond guard around it.
         check = tf.debugging.Assert(
             tf.logical_not(tf.reduce_any(bad)),
             ["SharedEmbedding: ids outside [0, vocabulary_size) in features", tf.boolean_mask(names, bad),
-             "with vocabulary sizes", tf.boolean_mask(sizes, bad),
+             "with vocabulary sizes", tf.boolean_mask(sizes.astype(np.int32), bad),
              "Fix: map unseen values to an OOV id inside the vocabulary, or give these features "
              "hash_buckets instead of vocabulary_size in the FeatureSpec."],
             summarize=len(features))
