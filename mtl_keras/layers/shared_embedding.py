@@ -29,7 +29,9 @@ class SharedEmbedding(keras.layers.Layer):
       and the bucket is `tf.strings.to_hash_bucket_fast` (FarmHash Fingerprint64 mod buckets),
       the same as `tf.feature_column.categorical_column_with_hash_bucket`: deterministic across
       runs and machines.
-    - Numeric features become `(x - mean) / std` in float32.
+    - Numeric features become `(x - mean) / std`, computed in float32.
+
+    Under a mixed precision policy the output has the policy's compute dtype.
 
     Output columns: the embeddings in spec order of the categorical features, then the numerics.
     """
@@ -100,7 +102,7 @@ class SharedEmbedding(keras.layers.Layer):
             numeric = tf.stack([tf.cast(_flat(f.name, inputs[f.name]), tf.float32) for f in self.spec.numeric], axis=1)
             mean = tf.constant([f.mean for f in self.spec.numeric], dtype=tf.float32)
             inverse_std = tf.constant([1.0 / f.std for f in self.spec.numeric], dtype=tf.float32)
-            columns.append((numeric - mean) * inverse_std)
+            columns.append(tf.cast((numeric - mean) * inverse_std, self.compute_dtype))
         return columns[0] if len(columns) == 1 else tf.concat(columns, axis=1)
 
     def _row_ids(self, feature, values: tf.Tensor) -> tf.Tensor:

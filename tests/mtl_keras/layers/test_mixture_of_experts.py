@@ -107,3 +107,15 @@ def test_invalid_arguments(kwargs, argument):
 def test_wrong_number_of_input_rows():
     with pytest.raises(ValueError, match="num_tasks"):
         MixtureOfExperts(2, 1, 1, [4])(np.zeros((3, 4, 5), np.float32))
+
+
+def test_mixed_bfloat16_policy_close_to_float32():
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    try:
+        layer, inputs = _layer_and_inputs(2, 2, 1, True, True)
+        outputs = layer(inputs)
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    assert outputs.dtype == tf.bfloat16 and layer.expert_kernels[0].dtype == tf.float32
+    expected, _ = numpy_mixture(layer, inputs)
+    np.testing.assert_allclose(tf.cast(outputs, tf.float32).numpy(), expected, rtol=0.05, atol=0.05)

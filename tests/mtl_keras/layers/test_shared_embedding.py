@@ -137,3 +137,13 @@ def test_numeric_only_spec():
     layer = SharedEmbedding(spec.to_dict())
     np.testing.assert_allclose(layer({"x": np.array([[6.0], [2.0]], np.float64)}).numpy(), [[1.0], [0.0]])
     assert layer.output_dim == 1 and not layer.weights
+
+
+def test_mixed_bfloat16_policy_outputs_compute_dtype():
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    try:
+        out = SharedEmbedding(SPEC.to_dict())(BATCH)
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    assert out.dtype == tf.bfloat16 and out.shape == (3, 13)
+    np.testing.assert_allclose(out.numpy()[:, -2:].astype(np.float32), [[1.0, 2.0], [2.0, 0.0], [-1.0, 4.0]])
