@@ -58,6 +58,7 @@ class ModelConfig:
     train_metrics: bool = True  # False skips metric updates in training steps (faster)
     # Training.
     learning_rate: float = 1e-3
+    optimizer: str = "lazy_adam"  # or "adam"; lazy_adam updates only the embedding rows a batch touches
     batch_size: int = 1024
     epochs: int = 1
     seed: int = 0
@@ -70,6 +71,7 @@ class ModelConfig:
         _one_of("backbone", self.backbone, names.BACKBONES)
         _one_of("objective", self.objective, names.OBJECTIVES)
         _one_of("weighting", self.weighting, names.WEIGHTINGS)
+        _one_of("optimizer", self.optimizer, ("lazy_adam", "adam"))
         for field in ("bottom_units", "expert_units", "tower_units"):
             units = list(getattr(self, field))
             if not units or any(not isinstance(u, int) or u < 1 for u in units):

@@ -12,6 +12,7 @@ import tf_keras as keras
 
 from mtl_keras import names
 from mtl_keras.config import ModelConfig
+from mtl_keras.optimizers import LazyAdam
 from mtl_keras.layers import MMoE, PLE, SharedBottom, SharedEmbedding, Tower
 from mtl_keras.tasks import CTCVRTask, CTRTask, CVRTask, DRCVRTask, IPSCVRTask, WinPropensityWeights
 from mtl_keras.weighting import TaskWeighting
@@ -153,8 +154,10 @@ class MultiTaskModel(tfrs.models.Model):
 
 
 def build_model(config: Union[ModelConfig, dict], compile: bool = True) -> MultiTaskModel:  # noqa: A002
-    """Builds (and by default compiles with Adam at `config.learning_rate`) a MultiTaskModel."""
+    """Builds (and by default compiles with `config.optimizer` at `config.learning_rate`) a MultiTaskModel."""
     model = MultiTaskModel(config)
     if compile:
-        model.compile(optimizer=keras.optimizers.Adam(learning_rate=model.model_config.learning_rate))
+        cfg = model.model_config
+        optimizer = LazyAdam if cfg.optimizer == "lazy_adam" else keras.optimizers.Adam
+        model.compile(optimizer=optimizer(learning_rate=cfg.learning_rate))
     return model
