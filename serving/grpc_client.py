@@ -17,6 +17,7 @@ from tensorflow_serving.apis import (
 
 from serving.errors import ServingError
 from serving.rest_client import Inputs, to_columns
+from serving.tensor_proto import from_tensor_proto, to_tensor_proto
 
 
 class GrpcClient:
@@ -71,7 +72,10 @@ class GrpcClient:
             dtype = dtypes.get(key)
             if dtype == tf.string:
                 values = [v.encode() if isinstance(v, str) else v for v in values]
-            request.inputs[key].CopyFrom(tf.make_tensor_proto(values, dtype=dtype))
+                request.inputs[key].CopyFrom(tf.make_tensor_proto(values, dtype=dtype))
+            else:
+                array = np.asarray(values, dtype=dtype.as_numpy_dtype if dtype is not None else None)
+                request.inputs[key].CopyFrom(to_tensor_proto(array))
         return request
 
     def predict(
@@ -87,7 +91,7 @@ class GrpcClient:
         elif label is not None:
             request.model_spec.version_label = label
         response = self._call(self._predict.Predict, request)
-        return {k: tf.make_ndarray(v) for k, v in response.outputs.items()}
+        return {k: from_tensor_proto(v) for k, v in response.outputs.items()}
 
     def predict_examples(self, examples: Sequence[bytes], version: Optional[int] = None) -> Dict[str, np.ndarray]:
         return self.predict({"examples": list(examples)}, "serving_default", version=version)

@@ -9,8 +9,6 @@ from concurrent import futures
 from typing import Mapping, Optional, Tuple
 
 import grpc
-import mtl_keras  # noqa: F401
-import tensorflow as tf
 from tensorflow_serving.apis import (
     model_service_pb2_grpc,
     predict_pb2,
@@ -20,6 +18,7 @@ from tensorflow_serving.apis import (
 from serving import responses
 from serving.errors import ServingError
 from serving.model_manager import ModelManager
+from serving.tensor_proto import from_tensor_proto, to_tensor_proto
 
 log = logging.getLogger(__name__)
 DEFAULT_SIGNATURE = "serving_default"
@@ -51,7 +50,7 @@ class _PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer)
             manager, version, label = _spec(self._managers, request.model_spec)
             signature = request.model_spec.signature_name or DEFAULT_SIGNATURE
             try:
-                inputs = {k: tf.make_ndarray(v) for k, v in request.inputs.items()}
+                inputs = {k: from_tensor_proto(v) for k, v in request.inputs.items()}
             except (TypeError, ValueError) as err:
                 raise ServingError("INVALID_ARGUMENT", f"Cannot decode an input TensorProto: {err}") from None
             servable = manager.acquire(version, label)
@@ -64,7 +63,7 @@ class _PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer)
             response.model_spec.version.value = servable.version
             response.model_spec.signature_name = signature
             for key, value in outputs.items():
-                response.outputs[key].CopyFrom(tf.make_tensor_proto(value))
+                response.outputs[key].CopyFrom(to_tensor_proto(value))
             return response
         except Exception as err:
             _abort(context, err)

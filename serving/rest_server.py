@@ -34,6 +34,8 @@ def _route(path: str) -> Tuple[str, Optional[int], Optional[str], Optional[str],
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, as TF Serving
+    # Headers and body go out in two writes; with Nagle on, the body waits for a delayed ACK (40 ms).
+    disable_nagle_algorithm = True
     server: "_HTTPServer"
 
     def log_message(self, fmt, *args):  # the default writes every request to stderr
