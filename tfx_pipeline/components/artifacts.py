@@ -1,0 +1,14 @@
+"""Custom artifact types."""
+from tfx import types
+
+
+class DataValidation(types.Artifact):
+    """The gate's verdict: written only when the data passed (the gate fails otherwise)."""
+
+    TYPE_NAME = "MtlAdsDataValidation"
+
+
+class WinModel(types.Artifact):
+    """A fitted win-propensity model (`win_model.json`, see mtl_keras.propensity)."""
+
+    TYPE_NAME = "MtlAdsWinModel"

@@ -1,0 +1,135 @@
+"""WinPropensity: fits a survival model of the market price on all requests, scores every request.
+
+Outputs (1) every request with `p_win` added, for Transform and training, (2) a schema with
+`p_win` and only the model's features and funnel columns (so ground truth never reaches
+Transform or serving), (3) the won impressions with the TFMA weights `eval_ipw` (1/p_win,
+floored and clipped) and `eval_ipw_clicked` (click × that), and (4) the fitted win model as JSON.
+Scoring runs in Beam, one batch of records at a time.
+"""
+
+import json
+import os
+from typing import Dict, List
+
+import apache_beam as beam
+import numpy as np
+from tfx import v1 as tfx
+from tfx.types import standard_artifact_utils
+from tfx.utils import io_utils
+
+from mtl_keras import names
+from mtl_keras.features import FeatureSpec
+from tfx_pipeline import examples_io
+from tfx_pipeline.components.artifacts import DataValidation, WinModel
+
+WIN_MODEL_FILE = "win_model.json"
+_RECORDS = "data_tfrecord"
+
+
+def make_scored_schema(schema, feature_spec: FeatureSpec):
+    """The input schema restricted to the features and funnel columns, plus a required float p_win."""
+    from tensorflow_metadata.proto.v0 import schema_pb2
+
+    keep = set(feature_spec.names) | set(names.FUNNEL_COLUMNS)
+    out = schema_pb2.Schema()
+    out.CopyFrom(schema)
+    del out.feature[:]
+    out.feature.extend(f for f in schema.feature if f.name in keep and f.name != names.P_WIN)
+    p_win = out.feature.add(name=names.P_WIN, type=schema_pb2.FLOAT)
+    p_win.presence.min_fraction = 1.0
+    p_win.presence.min_count = 1
+    p_win.shape.dim.add(size=1)
+    return out
+
+
+class _ScoreFn(beam.DoFn):
+    """Adds p_win to a batch of serialized tf.Examples; emits won rows with eval weights on a side tag."""
+
+    IMPRESSIONS = "impressions"
+
+    def __init__(self, win_model: Dict, parse_spec_columns: Dict[str, str], floor: float, clip: float):
+        self._win_model = win_model
+        self._columns = parse_spec_columns
+        self._floor, self._clip = floor, clip
+
+    def setup(self):
+        import tensorflow as tf
+
+        from mtl_keras.propensity import win_model_from_dict
+
+        self._model = win_model_from_dict(self._win_model)
+        dtypes = {"int": tf.int64, "float": tf.float32}
+        self._spec = {c: tf.io.VarLenFeature(dtypes[k]) for c, k in self._columns.items()}
+
+    def process(self, batch: List[bytes]):
+        import tensorflow as tf
+
+        frame = examples_io.parse_frame(batch, self._spec)
+        p_win = self._model.predict_p_win(frame).astype(np.float32)
+        ipw = np.minimum(1.0 / np.maximum(p_win, self._floor), self._clip).astype(np.float32)
+        won = frame[names.WON].to_numpy() == 1
+        click = frame[names.CLICK].to_numpy(np.float32)
+        for i, record in enumerate(batch):
+            example = tf.train.Example.FromString(record)
+            example.features.feature[names.P_WIN].float_list.value[:] = [p_win[i]]
+            yield example.SerializeToString()
+            if won[i]:
+                example.features.feature[names.EVAL_IPW].float_list.value[:] = [ipw[i]]
+                example.features.feature[names.EVAL_IPW_CLICKED].float_list.value[:] = [click[i] * ipw[i]]
+                yield beam.pvalue.TaggedOutput(self.IMPRESSIONS, example.SerializeToString())
+
+
+@tfx.dsl.components.component(use_beam=True)
+def WinPropensity(
+    examples: tfx.dsl.components.InputArtifact[tfx.types.standard_artifacts.Examples],
+    schema: tfx.dsl.components.InputArtifact[tfx.types.standard_artifacts.Schema],
+    validation: tfx.dsl.components.InputArtifact[DataValidation],
+    scored_examples: tfx.dsl.components.OutputArtifact[tfx.types.standard_artifacts.Examples],
+    impressions: tfx.dsl.components.OutputArtifact[tfx.types.standard_artifacts.Examples],
+    scored_schema: tfx.dsl.components.OutputArtifact[tfx.types.standard_artifacts.Schema],
+    win_model: tfx.dsl.components.OutputArtifact[WinModel],
+    feature_spec_json: tfx.dsl.components.Parameter[str],
+    win_model_json: tfx.dsl.components.Parameter[str],
+    propensity_floor: tfx.dsl.components.Parameter[float] = 0.05,
+    weight_clip: tfx.dsl.components.Parameter[float] = 20.0,
+    fit_split: tfx.dsl.components.Parameter[str] = "train",
+    beam_pipeline: tfx.dsl.components.BeamComponentParameter[beam.Pipeline] = None,
+):
+    """win_model_json: {"kind": ..., **make_win_model kwargs}; fitted on every request of `fit_split`."""
+    from mtl_keras.propensity import make_win_model
+
+    spec = FeatureSpec.from_json(feature_spec_json)
+    model_args = json.loads(win_model_json)
+    if "kind" not in model_args:
+        raise ValueError(f"win_model_json needs a 'kind' (one of {names.WIN_MODEL_KINDS}); got {model_args}.")
+    schema_proto = io_utils.SchemaReader().read(io_utils.get_only_uri_in_dir(schema.uri))
+    columns = spec.names + [names.BID_PRICE, names.WON, names.MARKET_PRICE, names.CLICK]
+    parse_spec = examples_io.parse_spec_from_schema(schema_proto, columns)
+    splits = standard_artifact_utils.decode_split_names(examples.split_names)
+    if fit_split not in splits:
+        raise ValueError(f"fit_split={fit_split!r} is not a split of the examples ({splits}).")
+
+    frame = examples_io.read_frame(examples_io.split_files(examples.uri, fit_split), parse_spec)
+    model = make_win_model(**model_args).fit(frame)
+    model.save(os.path.join(win_model.uri, WIN_MODEL_FILE))
+    io_utils.write_pbtxt_file(os.path.join(scored_schema.uri, "schema.pbtxt"), make_scored_schema(schema_proto, spec))
+
+    kinds = {c: "int" if parse_spec[c].dtype.is_integer else "float" for c in columns}
+    with beam_pipeline as pipeline:
+        for split in splits:
+            scored = (
+                pipeline
+                | f"Read[{split}]" >> beam.io.ReadFromTFRecord(os.path.join(examples.uri, f"Split-{split}", "*"))
+                | f"Batch[{split}]" >> beam.BatchElements(min_batch_size=512, max_batch_size=8192)
+                | f"Score[{split}]" >> beam.ParDo(
+                    _ScoreFn(model.to_dict(), kinds, propensity_floor, weight_clip)
+                ).with_outputs(_ScoreFn.IMPRESSIONS, main="requests")
+            )
+            for label, output, records in (
+                ("requests", scored_examples, scored.requests), ("impressions", impressions, scored.impressions)
+            ):
+                _ = records | f"Write[{split}][{label}]" >> beam.io.WriteToTFRecord(
+                    os.path.join(output.uri, f"Split-{split}", _RECORDS), file_name_suffix=".gz"
+                )
+    for output in (scored_examples, impressions):
+        output.split_names = standard_artifact_utils.encode_split_names(splits)

@@ -1,0 +1,107 @@
+"""What a pipeline run did, read back from ML Metadata and its artifacts: component executions and
+their seconds, cache hits, the blessing, the pushed model path and the TFMA metrics per task."""
+from __future__ import annotations
+
+import dataclasses
+import os
+from typing import Dict, List, Optional
+
+from mtl_keras import names
+
+# MLMD execution states (metadata_store_pb2.Execution.State).
+_STATE_NAMES = {0: "UNKNOWN", 1: "NEW", 2: "RUNNING", 3: "COMPLETE", 4: "FAILED", 5: "CACHED", 6: "CANCELED"}
+
+
+@dataclasses.dataclass
+class ComponentRun:
+    component: str
+    state: str
+    seconds: float
+
+
+def component_runs(metadata_path: str, run_id: Optional[str] = None) -> List[ComponentRun]:
+    """Executions of the pipeline recorded in the SQLite MLMD store, oldest first.
+
+    run_id: restrict to one pipeline run (its context name); None for every run.
+    """
+    from ml_metadata import metadata_store
+    from tfx.orchestration import metadata
+
+    store = metadata_store.MetadataStore(metadata.sqlite_metadata_connection_config(metadata_path))
+    if run_id is not None:
+        context = store.get_context_by_type_and_name("pipeline_run", run_id)
+        if context is None:
+            raise ValueError(f"No pipeline run {run_id!r} in {metadata_path}.")
+        executions = store.get_executions_by_context(context.id)
+    else:
+        executions = store.get_executions()
+    node_type = store.get_context_type("node").id
+    runs = []
+    for e in sorted(executions, key=lambda e: e.id):
+        nodes = [c.name for c in store.get_contexts_by_execution(e.id) if c.type_id == node_type]
+        component = nodes[0].split(".", 1)[-1] if nodes else e.type.split(".")[-1]
+        seconds = (e.last_update_time_since_epoch - e.create_time_since_epoch) / 1000.0
+        runs.append(ComponentRun(component, _STATE_NAMES.get(e.last_known_state, str(e.last_known_state)), seconds))
+    return runs
+
+
+def run_ids(metadata_path: str) -> List[str]:
+    """Pipeline run ids in the store, oldest first."""
+    from ml_metadata import metadata_store
+    from tfx.orchestration import metadata
+
+    store = metadata_store.MetadataStore(metadata.sqlite_metadata_connection_config(metadata_path))
+    return [c.name for c in sorted(store.get_contexts_by_type("pipeline_run"), key=lambda c: c.id)]
+
+
+def latest_artifact_uri(metadata_path: str, type_name: str) -> Optional[str]:
+    from ml_metadata import metadata_store
+    from tfx.orchestration import metadata
+
+    store = metadata_store.MetadataStore(metadata.sqlite_metadata_connection_config(metadata_path))
+    artifacts = store.get_artifacts_by_type(type_name)
+    return max(artifacts, key=lambda a: a.id).uri if artifacts else None
+
+
+def pushed_model_path(metadata_path: str) -> Optional[str]:
+    """The serving directory version the latest Pusher execution wrote; None when it pushed nothing."""
+    from ml_metadata import metadata_store
+    from tfx.orchestration import metadata
+
+    store = metadata_store.MetadataStore(metadata.sqlite_metadata_connection_config(metadata_path))
+    artifacts = store.get_artifacts_by_type("PushedModel")
+    if not artifacts:
+        return None
+    latest = max(artifacts, key=lambda a: a.id)
+    if latest.custom_properties["pushed"].int_value != 1:
+        return None
+    return latest.custom_properties["pushed_destination"].string_value
+
+
+def is_blessed(evaluation_blessing_uri: str) -> bool:
+    return os.path.exists(os.path.join(evaluation_blessing_uri, "BLESSED"))
+
+
+def task_metrics(evaluation_uri: str) -> Dict[str, Dict[str, float]]:
+    """Overall-slice metrics per model output, e.g. {"p_ctr": {"auc": ..., "binary_crossentropy": ...}}."""
+    import tensorflow_model_analysis as tfma
+
+    result = tfma.load_eval_result(evaluation_uri)
+    metrics: Dict[str, Dict[str, float]] = {}
+    for slice_key, by_output in result.slicing_metrics:
+        if slice_key != ():
+            continue
+        for output, by_class in by_output.items():
+            if output not in names.PREDICTION_KEYS:
+                continue
+            for name, value in by_class.get("", {}).items():
+                if "doubleValue" in value:
+                    metrics.setdefault(output, {})[name] = value["doubleValue"]
+    return metrics
+
+
+def format_table(runs: List[ComponentRun]) -> str:
+    width = max((len(r.component) for r in runs), default=10)
+    lines = [f"{'component':<{width}}  {'state':<9} {'seconds':>8}"]
+    lines += [f"{r.component:<{width}}  {r.state:<9} {r.seconds:8.1f}" for r in runs]
+    return "\n".join(lines)

@@ -1,0 +1,148 @@
+"""The Trainer's `run_fn`: a MultiTaskModel on the transformed won impressions, exported for serving.
+
+custom_config (JSON-able, see `trainer_custom_config`) holds the ModelConfig (its `features` is the
+raw FeatureSpec) and the TransformConfig; the model is built on the transformed FeatureSpec.
+Losses are weighted from p_win when the ModelConfig says `win_weighting`.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from typing import Any, Dict, List, Optional
+
+import mtl_keras  # noqa: F401
+import tensorflow as tf
+
+from mtl_keras import names
+from mtl_keras.config import ModelConfig
+from transform.config import TransformConfig
+from transform.feature_spec import transformed_feature_spec
+from tfx_pipeline import distribution
+
+MODEL_CONFIG_KEY = "model_config"
+TRANSFORM_CONFIG_KEY = "transform"
+
+
+def trainer_custom_config(model_config: ModelConfig, transform_config: TransformConfig) -> Dict[str, Any]:
+    return {MODEL_CONFIG_KEY: model_config.to_dict(), TRANSFORM_CONFIG_KEY: transform_config.to_dict()}
+
+
+def parse_custom_config(custom_config: Optional[Dict[str, Any]]):
+    if not custom_config or MODEL_CONFIG_KEY not in custom_config:
+        raise ValueError(f"Trainer custom_config must hold {MODEL_CONFIG_KEY!r} (a ModelConfig.to_dict()); "
+                         f"got keys {sorted(custom_config or {})}.")
+    model_config = ModelConfig.from_dict(dict(custom_config[MODEL_CONFIG_KEY]))
+    transform_config = TransformConfig.from_dict(custom_config.get(TRANSFORM_CONFIG_KEY) or {})
+    return model_config, transform_config
+
+
+def make_dataset(file_patterns: List[str], tft_output, config: ModelConfig, shuffle: bool,
+                 batch_size: Optional[int] = None) -> tf.data.Dataset:
+    """Batches of transformed won impressions: features, labels and p_win as [batch] tensors."""
+    files = tf.io.gfile.glob(file_patterns) if isinstance(file_patterns, list) else tf.io.gfile.glob([file_patterns])
+    if not files:
+        raise ValueError(f"No transformed example files match {file_patterns}.")
+    spec = tft_output.transformed_feature_spec()
+    columns = config.features.names + [names.CLICK, names.CONVERSION, names.WON]
+    if config.win_weighting:
+        columns.append(config.p_win_column)
+    missing = [c for c in columns if c not in spec]
+    if missing:
+        raise ValueError(f"Columns {missing} are not in the Transform output (it has {sorted(spec)}); "
+                         "check the FeatureSpec and the data.")
+    spec = {c: spec[c] for c in columns}
+    batch_size = batch_size or config.batch_size
+    labels = {names.CLICK, names.CONVERSION, names.WON, config.p_win_column}
+
+    def parse(records):
+        parsed = tf.io.parse_example(records, spec)
+        flat = {k: tf.reshape(v, [-1]) for k, v in parsed.items()}
+        won = tf.equal(tf.cast(flat[names.WON], tf.int64), 1)
+        return {k: tf.cast(tf.boolean_mask(v, won), tf.float32) if k in labels else tf.boolean_mask(v, won)
+                for k, v in flat.items()}
+
+    dataset = tf.data.TFRecordDataset(files, compression_type="GZIP" if files[0].endswith(".gz") else "")
+    if shuffle:
+        dataset = dataset.shuffle(100_000, seed=config.seed)
+    # Parse in large batches, keep won rows, then regroup into training batches.
+    dataset = dataset.batch(4 * batch_size).map(parse, num_parallel_calls=tf.data.AUTOTUNE).unbatch()
+    dataset = dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    return dataset.with_options(options)
+
+
+def train_and_export(train_files: List[str], transform_output: str,
+                     serving_model_dir: str, custom_config: Dict[str, Any], train_steps: Optional[int] = None,
+                     environ: Optional[Dict[str, str]] = None) -> Optional[Dict[str, float]]:
+    """Trains on this replica's role (see distribution) and, on the chief, exports to `serving_model_dir`.
+
+    Returns the final training logs on replicas that trained, None on parameter-server replicas.
+    """
+    import tensorflow_transform as tft
+
+    from mtl_keras.models import build_model
+    from serving.export import export_serving_model
+
+    raw_config, transform_config = parse_custom_config(custom_config)
+    tft_output = tft.TFTransformOutput(transform_output)
+    raw_config.features.check_columns(list(tft_output.raw_feature_spec()), where="the schema Transform read")
+    spec = transformed_feature_spec(raw_config.features, transform_config, tft_output)
+    config = ModelConfig.from_dict({**raw_config.to_dict(), "features": spec.to_dict()})
+
+    strategy, role = distribution.strategy_from_tf_config(environ)
+    if role == distribution.SERVER:
+        distribution.run_server(environ)
+        return None
+    tf.keras.utils.set_random_seed(config.seed)
+    with strategy.scope():
+        model = build_model(config)
+    train = make_dataset(train_files, tft_output, config, shuffle=True)
+    if isinstance(strategy, tf.distribute.experimental.ParameterServerStrategy):
+        train = train.repeat()
+        steps = train_steps or _count_batches(train_files, tft_output, config)
+        history = model.fit(train, epochs=config.epochs, steps_per_epoch=steps, verbose=2)
+    else:
+        # No validation pass: the Evaluator measures the eval split, per task and slice.
+        history = model.fit(train, epochs=config.epochs, steps_per_epoch=train_steps, verbose=2)
+    logs = {k: float(v[-1]) for k, v in history.history.items()}
+
+    # Every MultiWorkerMirrored replica must take part in saving; only the chief keeps its copy.
+    # Export locally first: the serving export writes with os calls, the artifact may be on GCS.
+    local_base = tempfile.mkdtemp(prefix="export-")
+    try:
+        version_dir = export_serving_model(model, spec, local_base, version=1, tft_output_dir=transform_output)
+        if role == distribution.CHIEF:
+            _move_tree(version_dir, serving_model_dir)
+    finally:
+        shutil.rmtree(local_base, ignore_errors=True)
+    return logs
+
+
+def _move_tree(source: str, target: str) -> None:
+    if "://" not in target:
+        os.makedirs(os.path.dirname(os.path.abspath(target)), exist_ok=True)
+        shutil.move(source, target)
+        return
+    for root, _, files in os.walk(source):
+        relative = os.path.relpath(root, source)
+        out = target if relative == "." else f"{target}/{relative}"
+        tf.io.gfile.makedirs(out)
+        for name in files:
+            tf.io.gfile.copy(os.path.join(root, name), f"{out}/{name}", overwrite=True)
+
+
+def _count_batches(train_files, tft_output, config: ModelConfig) -> int:
+    return max(1, int(make_dataset(train_files, tft_output, config, shuffle=False).reduce(0, lambda n, _: n + 1)))
+
+
+def run_fn(fn_args) -> None:
+    """TFX Trainer entry point: `Trainer(run_fn='tfx_pipeline.trainer.run_fn', custom_config=...)`."""
+    train_and_export(
+        train_files=fn_args.train_files,
+        transform_output=fn_args.transform_output,
+        serving_model_dir=fn_args.serving_model_dir,
+        custom_config=fn_args.custom_config,
+        train_steps=fn_args.train_steps or None,
+    )
