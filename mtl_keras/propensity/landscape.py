@@ -20,10 +20,7 @@ def plot_bid_landscape(models: Dict[str, WinPropensityModel], frame: pd.DataFram
     the mean over requests of P(win | x, b) on a grid of bids b, as serving would query it.
     `max_rows` requests (sampled with `seed`) are used for the landscape panel.
     """
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # headless runs fall back to Agg; notebooks keep their inline backend
 
     if not models:
         raise ValueError("plot_bid_landscape needs at least one fitted model.")
