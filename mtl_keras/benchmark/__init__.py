@@ -1,0 +1,27 @@
+"""The debiasing benchmark: naive vs ESMM vs ESCM² vs IPW-ESCM² against the simulator's ground truth.
+
+TensorFlow is imported only when a benchmark runs (BiasBenchmark.run, BiasReport.to_dict).
+"""
+from mtl_keras.benchmark.config import BiasBenchmarkConfig
+from mtl_keras.benchmark.evaluation import evaluate_spaces, task_metrics
+from mtl_keras.benchmark.methods import METHOD_NAMES, METHODS, BiasMethod
+from mtl_keras.benchmark.report import BiasReport
+from mtl_keras.benchmark.runner import BiasBenchmark
+
+__all__ = ["BiasBenchmark", "BiasBenchmarkConfig", "BiasMethod", "BiasReport", "METHODS", "METHOD_NAMES",
+           "evaluate_spaces", "task_metrics", "run_bias_benchmark"]
+
+
+def run_bias_benchmark(config: BiasBenchmarkConfig, out_dir: str, log=print, command=None,
+                       simulation_overrides=None) -> BiasReport:
+    """Runs the benchmark and writes DIR/bias.json, DIR/bias.md and the reliability PNGs."""
+    import time
+
+    start = time.perf_counter()
+    bench = BiasBenchmark(config, log=log, simulation_overrides=simulation_overrides)
+    records = bench.run()
+    simulation = bench.simulation_config(config.first_seed).to_dict()
+    simulation["seed"] = "varies: one per benchmark seed"
+    report = BiasReport(config, records, time.perf_counter() - start, simulation=simulation, command=command)
+    report.write(out_dir, bench.predictions, bench.test_frame)
+    return report

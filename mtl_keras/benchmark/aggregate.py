@@ -1,0 +1,98 @@
+"""Mean ± std over seeds, and how many seeds it took for method differences to exceed their std."""
+from __future__ import annotations
+
+from typing import Dict, List, Optional, Sequence
+
+import numpy as np
+
+from mtl_keras import names
+from mtl_keras.benchmark.evaluation import METRIC_KEYS
+
+# (method, the method the literature says it improves on): ESMM fixes naive CVR's sample
+# selection bias, ESCM² fixes ESMM's CVR bias, IPW-ESCM² the impression-vs-request bias, and the
+# oracle shows what a perfect propensity model would add.
+LITERATURE_PAIRS = (
+    ("esmm", "naive"),
+    ("escm2_ips", "esmm"),
+    ("escm2_dr", "esmm"),
+    ("ipw_escm2_ips", "escm2_ips"),
+    ("ipw_escm2_dr", "escm2_dr"),
+    ("oracle_ipw_escm2_ips", "ipw_escm2_ips"),
+    ("oracle_ipw_escm2_dr", "ipw_escm2_dr"),
+)
+COMPARED_METRICS = ("cvr_auc", "cvr_log_loss", "cvr_ece", "ctcvr_auc", "ctcvr_log_loss")
+HIGHER_IS_BETTER = {"auc"}
+
+
+def mean_std(values: Sequence[float]) -> Dict[str, Optional[float]]:
+    """{"mean", "std"} with the sample std (ddof=1; 0 for one value); None for non-finite values."""
+    values = np.asarray(values, np.float64)
+    if values.size == 0 or not np.all(np.isfinite(values)):
+        return {"mean": None, "std": None}
+    std = float(values.std(ddof=1)) if values.size > 1 else 0.0
+    return {"mean": float(values.mean()), "std": std}
+
+
+def _values(per_seed: List[dict], method: str, space: str, key: str) -> Dict[int, float]:
+    return {r["seed"]: r[key] for r in per_seed if r["method"] == method and r["space"] == space}
+
+
+def aggregate(per_seed: List[dict], backbone: str, methods: Sequence[str]) -> List[dict]:
+    """One entry per method × space: method, backbone, space, seeds, rows and every metric as mean/std."""
+    results = []
+    for method in methods:
+        for space in names.BENCHMARK_SPACES:
+            rows = [r for r in per_seed if r["method"] == method and r["space"] == space]
+            if not rows:
+                continue
+            entry = {"method": method, "backbone": backbone, "space": space, "seeds": len(rows),
+                     "rows": mean_std([r["rows"] for r in rows])}
+            entry.update({key: mean_std([r[key] for r in rows]) for key in METRIC_KEYS})
+            results.append(entry)
+    return results
+
+
+def seeds_to_separate(a: Sequence[float], b: Sequence[float], paired: bool) -> Optional[int]:
+    """The fewest first-k seeds from which on (through all seeds) the difference exceeds its std.
+
+    Unpaired: |mean a − mean b| > max(std a, std b), what a reader of the mean ± std table sees.
+    Paired: |mean(a − b)| > std(a − b), the per-seed difference against its own spread. None when
+    it never holds through the last seed; needs at least 2 seeds.
+    """
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    separated = []
+    for k in range(2, len(a) + 1):
+        if paired:
+            d = a[:k] - b[:k]
+            separated.append(abs(d.mean()) > d.std(ddof=1))
+        else:
+            gap = abs(a[:k].mean() - b[:k].mean())
+            separated.append(gap > max(a[:k].std(ddof=1), b[:k].std(ddof=1)))
+    needed = None
+    for k, ok in zip(range(len(a), 1, -1), reversed(separated)):
+        if not ok:
+            break
+        needed = k
+    return needed
+
+
+def compare(per_seed: List[dict], methods: Sequence[str]) -> List[dict]:
+    """Each literature pair present in `methods`, per space and compared metric: the paired
+    difference (method − baseline), whether it points the way the literature says, and seeds needed."""
+    out = []
+    for method, baseline in LITERATURE_PAIRS:
+        if method not in methods or baseline not in methods:
+            continue
+        for space in names.BENCHMARK_SPACES:
+            for key in COMPARED_METRICS:
+                a, b = _values(per_seed, method, space, key), _values(per_seed, baseline, space, key)
+                seeds = sorted(set(a) & set(b))
+                x, y = [a[s] for s in seeds], [b[s] for s in seeds]
+                diff = mean_std(np.subtract(x, y))
+                higher = key.rsplit("_", 1)[-1] in HIGHER_IS_BETTER
+                improves = None if diff["mean"] is None else bool((diff["mean"] > 0) == higher and diff["mean"] != 0)
+                out.append({"method": method, "baseline": baseline, "space": space, "metric": key,
+                            "difference": diff, "improves": improves, "seeds": len(seeds),
+                            "seeds_to_separate": seeds_to_separate(x, y, paired=False),
+                            "seeds_to_separate_paired": seeds_to_separate(x, y, paired=True)})
+    return out

@@ -1,0 +1,148 @@
+"""BiasReport: DIR/bias.json, DIR/bias.md and reliability diagrams of a finished BiasBenchmark."""
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+from typing import Any, Dict, List, Optional
+
+import numpy as np
+
+from mtl_keras import names
+from mtl_keras.benchmark.aggregate import aggregate, compare
+from mtl_keras.benchmark.config import BiasBenchmarkConfig
+from mtl_keras.benchmark.evaluation import ground_truth, space_mask
+
+JSON_FILE, MARKDOWN_FILE = "bias.json", "bias.md"
+_TABLE_COLUMNS = (("CVR AUC", "cvr_auc"), ("CVR log loss", "cvr_log_loss"), ("CVR ECE", "cvr_ece"),
+                  ("CVR ratio", "cvr_calibration_ratio"), ("CTCVR AUC", "ctcvr_auc"),
+                  ("CTCVR log loss", "ctcvr_log_loss"), ("CTCVR ECE", "ctcvr_ece"), ("CTR ECE", "ctr_ece"),
+                  ("CTR ratio", "ctr_calibration_ratio"))
+_PLOTTED = ((names.CTR, names.P_CTR), (names.CVR, names.P_CVR), (names.CTCVR, names.P_CTCVR))
+
+
+class BiasReport:
+    """Aggregates the per-seed records of a run and writes its files."""
+
+    def __init__(self, config: BiasBenchmarkConfig, records: Dict[str, List[dict]], wall_seconds: float,
+                 simulation: Optional[Dict[str, Any]] = None, command: Optional[str] = None):
+        self.config = config
+        self.records = records
+        self.results = aggregate(records["per_seed"], config.backbone, config.methods)
+        self.comparisons = compare(records["per_seed"], config.methods)
+        self.wall_seconds = wall_seconds
+        self.simulation = simulation or {}
+        self.command = command
+
+    def to_dict(self) -> Dict[str, Any]:
+        import tensorflow as tf
+
+        return _finite({
+            "benchmark": "bias", "backbone": self.config.backbone, "command": self.command,
+            "config": self.config.to_dict(), "simulation": self.simulation,
+            "truth": {"auc": "binary potential outcomes (potential_click, potential_conversion, their product)",
+                      "log_loss_ece_ratio": "true probabilities as soft labels (true_p_ctr, true_p_cvr, product)"},
+            "wall_seconds": self.wall_seconds, "cpus": os.cpu_count(), "machine": platform.machine(),
+            "tensorflow": tf.__version__,
+            "results": self.results, "comparisons": self.comparisons, **self.records,
+        })
+
+    def to_markdown(self) -> str:
+        cfg = self.config
+        lines = [f"### Debiasing benchmark: backbone `{cfg.backbone}`", "",
+                 f"{cfg.requests} training and {cfg.test_requests} held-out requests per seed, seeds "
+                 f"{cfg.seed_list}, {cfg.epochs} epochs, batch {cfg.batch_size}, p_win from `{cfg.win_model}`; "
+                 f"wall time {self.wall_seconds / 60:.1f} min. Mean ± std over seeds. AUC against potential "
+                 "outcomes; log loss, ECE and ratio (mean prediction / mean truth) against the true probabilities.", ""]
+        if self.command:
+            lines[2:2] = [f"`{self.command}`", ""]
+        for space in names.BENCHMARK_SPACES:
+            entries = [r for r in self.results if r["space"] == space]
+            if not entries:
+                continue
+            lines += [f"**{space} space** ({entries[0]['rows']['mean']:.0f} rows per seed)", "",
+                      "| method | " + " | ".join(title for title, _ in _TABLE_COLUMNS) + " |",
+                      "|---|" + "---:|" * len(_TABLE_COLUMNS)]
+            for r in entries:
+                lines.append(f"| {r['method']} | " + " | ".join(_fmt(r[key]) for _, key in _TABLE_COLUMNS) + " |")
+            lines.append("")
+        if self.records.get("propensity"):
+            maes = [p["test_request_mae"] for p in self.records["propensity"]]
+            lines += [f"Survival model `{cfg.win_model}`: mean |p_win − true p_win| on held-out requests "
+                      f"{np.mean(maes):.4f} (per seed {', '.join(f'{m:.4f}' for m in maes)}).", ""]
+        lines += self._comparison_markdown()
+        return "\n".join(lines)
+
+    def _comparison_markdown(self) -> List[str]:
+        rows = [c for c in self.comparisons if c["space"] == names.SPACE_REQUEST]
+        if not rows:
+            return []
+        lines = ["**Request space: method − baseline over paired seeds** (seeds needed: fewest first seeds from "
+                 "which on the gap of the means exceeds the larger std / the paired difference exceeds its std; "
+                 "'—' = not within the seeds run)", "",
+                 "| method | baseline | metric | difference | as literature | seeds needed (unpaired / paired) |",
+                 "|---|---|---|---:|:---:|:---:|"]
+        for c in rows:
+            sep = " / ".join("—" if s is None else str(s) for s in (c["seeds_to_separate"], c["seeds_to_separate_paired"]))
+            lines.append(f"| {c['method']} | {c['baseline']} | {c['metric']} | {_fmt(c['difference'], signed=True)} | "
+                         f"{'yes' if c['improves'] else 'no'} | {sep} |")
+        return lines + [""]
+
+    def plot_reliability(self, out_dir: str, predictions: Dict[str, Dict[str, np.ndarray]], test_frame) -> List[str]:
+        """One PNG per space (pCTR, pCVR, pCTCVR panels, one curve per method) for the first seed,
+        observed rate = mean true probability per equal-mass bin of the prediction."""
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        from mtl_keras.plots import reliability_diagram
+
+        truth = ground_truth(test_frame)
+        paths = []
+        for space in names.BENCHMARK_SPACES:
+            mask = space_mask(test_frame, space)
+            fig, axes = plt.subplots(1, 3, figsize=(18, 5.5))
+            for ax, (task, key) in zip(axes, _PLOTTED):
+                for method, preds in predictions.items():
+                    reliability_diagram(ax, truth[task]["truth"][mask], preds[key][mask], label=method,
+                                        num_bins=self.config.num_bins)
+                ax.set_title(f"{key} vs true probability, {space} space")
+                ax.legend(loc="upper left", fontsize=7)
+            fig.tight_layout()
+            path = os.path.join(out_dir, f"reliability_{self.config.backbone}_{space}.png")
+            fig.savefig(path, dpi=80)
+            plt.close(fig)
+            paths.append(path)
+        return paths
+
+    def write(self, out_dir: str, predictions=None, test_frame=None) -> List[str]:
+        os.makedirs(out_dir, exist_ok=True)
+        paths = [os.path.join(out_dir, JSON_FILE), os.path.join(out_dir, MARKDOWN_FILE)]
+        with open(paths[0], "w", encoding="utf-8") as f:
+            json.dump(self.to_dict(), f, indent=1)
+        with open(paths[1], "w", encoding="utf-8") as f:
+            f.write(self.to_markdown())
+        if predictions and test_frame is not None:
+            paths += self.plot_reliability(out_dir, predictions, test_frame)
+        return paths
+
+
+def _fmt(value: Dict[str, Optional[float]], signed: bool = False) -> str:
+    if value["mean"] is None:
+        return "n/a"
+    return f"{value['mean']:{'+' if signed else ''}.4f} ± {value['std']:.4f}"
+
+
+def _finite(obj):
+    """NaN / inf become None so that bias.json is strict JSON."""
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite(v) for v in obj]
+    if isinstance(obj, (float, np.floating)):
+        return float(obj) if math.isfinite(obj) else None
+    if isinstance(obj, np.integer):
+        return int(obj)
+    return obj

@@ -1,0 +1,80 @@
+"""`mtl-ads benchmark bias`: the debiasing benchmark on the simulator (see mtl_keras.benchmark)."""
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import sys
+import time
+
+
+def _int_list(text: str):
+    try:
+        values = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated ints, got {text!r}") from None
+    if not values or min(values) < 1:
+        raise argparse.ArgumentTypeError(f"expected positive ints, got {text!r}")
+    return values
+
+
+def register(subparsers) -> None:
+    from mtl_keras.benchmark.config import DEFAULT_EPOCHS, DEFAULT_REQUESTS, DEFAULT_TEST_REQUESTS
+    from mtl_keras.benchmark.methods import METHOD_NAMES
+
+    parser = subparsers.add_parser("benchmark", help="benchmarks on the simulator",
+                                   description="Benchmarks that need the simulator's ground truth.")
+    kinds = parser.add_subparsers(dest="benchmark", metavar="BENCHMARK")
+    kinds.required = True
+    bias = kinds.add_parser(
+        "bias", help="naive vs ESMM vs ESCM² vs IPW-ESCM² against the ground truth",
+        description="Trains every method with the same backbone and budget on the won impressions of simulated "
+                    "requests and scores it on held-out requests, impressions and clicks against the true "
+                    "probabilities and potential outcomes. Writes DIR/bias.json, DIR/bias.md and reliability PNGs.")
+    bias.add_argument("--requests", type=int, default=DEFAULT_REQUESTS, help=f"training requests per seed "
+                      f"(default {DEFAULT_REQUESTS})")
+    bias.add_argument("--test-requests", type=int, default=DEFAULT_TEST_REQUESTS,
+                      help=f"held-out requests per seed (default {DEFAULT_TEST_REQUESTS}; 0: as many as --requests)")
+    bias.add_argument("--seeds", type=int, default=3, help="repeats, each a new simulated world and data (default 3)")
+    bias.add_argument("--first-seed", type=int, default=0)
+    bias.add_argument("--backbone", choices=("mmoe", "ple"), default="mmoe")
+    bias.add_argument("--out", required=True, help="output directory")
+    bias.add_argument("--methods", default=",".join(METHOD_NAMES), help="comma-separated (default: all)")
+    bias.add_argument("--win-model", choices=("lognormal_aft", "weibull_aft"), default="lognormal_aft")
+    bias.add_argument("--win-fit-rows", type=int, default=50_000, help="survival fit subsample (default 50000)")
+    bias.add_argument("--epochs", type=int, default=DEFAULT_EPOCHS, help=f"default {DEFAULT_EPOCHS}")
+    bias.add_argument("--batch-size", type=int, default=1024)
+    bias.add_argument("--learning-rate", type=float, default=1e-3)
+    bias.add_argument("--embedding-dim", type=int, default=8)
+    bias.add_argument("--num-experts", type=int, default=4)
+    bias.add_argument("--expert-units", type=_int_list, default=[64, 32], help="e.g. 64,32")
+    bias.add_argument("--tower-units", type=_int_list, default=[32], help="e.g. 32")
+    bias.add_argument("--quiet", action="store_true", help="no per-model progress lines")
+    bias.set_defaults(func=run_bias)
+
+
+def run_bias(args: argparse.Namespace) -> int:
+    from mtl_keras.benchmark import BiasBenchmarkConfig, run_bias_benchmark
+
+    config = BiasBenchmarkConfig(
+        backbone=args.backbone, requests=args.requests, test_requests=args.test_requests, seeds=args.seeds,
+        first_seed=args.first_seed, methods=tuple(m.strip() for m in args.methods.split(",") if m.strip()),
+        win_model=args.win_model, win_fit_rows=args.win_fit_rows, epochs=args.epochs, batch_size=args.batch_size,
+        learning_rate=args.learning_rate, embedding_dim=args.embedding_dim, num_experts=args.num_experts,
+        expert_units=args.expert_units, tower_units=args.tower_units)
+    start = time.perf_counter()
+    log = None if args.quiet else (lambda message: print(message, flush=True))
+    report = run_bias_benchmark(config, args.out, log=log, command=_command_line())
+    print(report.to_markdown())
+    print(f"wrote {args.out}/bias.json, bias.md and reliability PNGs in {time.perf_counter() - start:.0f}s")
+    return 0
+
+
+def _command_line():
+    """The command as typed, for the report; None when called from Python (tests)."""
+    program = os.path.basename(sys.argv[0])
+    if program == "mtl-ads":
+        return " ".join(["mtl-ads"] + [shlex.quote(a) for a in sys.argv[1:]])
+    if program == "bias.py":
+        return " ".join(["python benchmarks/bias.py"] + [shlex.quote(a) for a in sys.argv[1:]])
+    return None
