@@ -69,3 +69,12 @@ WEIGHTINGS = ("fixed", "uncertainty")
 # component (never model features): clipped 1/p_win, and click * that weight for CVR on clicks.
 EVAL_IPW = "eval_ipw"
 EVAL_IPW_CLICKED = "eval_ipw_clicked"
+
+# Debiasing benchmark (mtl_keras.benchmark): evaluation spaces, i.e. which test rows are scored:
+# every request, won impressions, clicked impressions.
+SPACE_REQUEST = "request"
+SPACE_IMPRESSION = "impression"
+SPACE_CLICK = "click"
+BENCHMARK_SPACES = (SPACE_REQUEST, SPACE_IMPRESSION, SPACE_CLICK)
+# Where an IPW method reads p_win: none (no win weighting), the survival model, the simulator's truth.
+P_WIN_SOURCES = ("none", "survival", "oracle")
