@@ -72,6 +72,30 @@ class FeatureEncoder:
             return np.zeros((len(frame), 0))
         return np.concatenate(blocks, axis=1)
 
+    def dot(self, frame: pd.DataFrame, beta: np.ndarray) -> np.ndarray:
+        """transform(frame) @ beta without building the one-hot matrix: each id looks up its
+        level's coefficient (binary search), so the cost is O(rows log levels) per feature."""
+        self._check(frame)
+        beta = np.asarray(beta, np.float64)
+        if beta.shape != (self.num_columns,):
+            raise ValueError(f"beta must have shape ({self.num_columns},), got {beta.shape}.")
+        out = np.zeros(len(frame))
+        offset = 0
+        for name in self.categorical:
+            levels = self.levels[name]
+            if len(levels):
+                order = np.argsort(levels)
+                sorted_levels, sorted_beta = levels[order], beta[offset:offset + len(levels)][order]
+                ids = frame[name].to_numpy(np.int64)
+                index = np.clip(np.searchsorted(sorted_levels, ids), 0, len(levels) - 1)
+                out += np.where(sorted_levels[index] == ids, sorted_beta[index], 0.0)
+            offset += len(levels)
+        for name in self.numeric:
+            if name in self.std:
+                out += (frame[name].to_numpy(np.float64) - self.mean[name]) / self.std[name] * beta[offset]
+                offset += 1
+        return out
+
     def transform_frame(self, frame: pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame(self.transform(frame), columns=self.column_names, index=frame.index)
 

@@ -7,7 +7,6 @@ from typing import Any, Dict, Optional, Sequence
 import numpy as np
 import pandas as pd
 
-from mtl_keras.propensity import base
 from mtl_keras.propensity.base import WinPropensityModel
 from mtl_keras.propensity.data import infer_feature_columns
 from mtl_keras.propensity.encoder import FeatureEncoder
@@ -58,14 +57,10 @@ class RegressionWinModel(WinPropensityModel):
     def _fit_lifelines(self, design: pd.DataFrame, duration_col: str, event_col: str) -> None:
         raise NotImplementedError
 
-    def linear_predictor(self, frame: pd.DataFrame, beta: np.ndarray, offset=0.0) -> np.ndarray:
-        """(x - offset)·beta per row, in row batches so the one-hot matrix stays small."""
-        out = np.empty(len(frame))
-        batch = base.SCORE_BATCH_ROWS
-        for start in range(0, len(frame), batch):
-            rows = frame.iloc[start:start + batch]
-            out[start:start + len(rows)] = (self.encoder.transform(rows) - offset) @ beta
-        return out
+    def linear_predictor(self, frame: pd.DataFrame, beta: np.ndarray, offset=None) -> np.ndarray:
+        """(x - offset)·beta per row, by coefficient lookup (no one-hot matrix is built)."""
+        shift = 0.0 if offset is None else float(np.dot(offset, beta))
+        return self.encoder.dot(frame, beta) - shift
 
     def get_config(self) -> Dict[str, Any]:
         return {**super().get_config(), "categorical": self.categorical, "numeric": self.numeric,

@@ -47,3 +47,16 @@ def test_bad_input():
         FeatureEncoder(["nope"], []).fit(_frame())
     with pytest.raises(ValueError, match="both"):
         FeatureEncoder(["x"], ["x"])
+
+
+def test_dot_equals_the_design_matrix_product():
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"site": rng.integers(0, 30, 2_000), "device": rng.integers(0, 3, 2_000),
+                          "x": rng.normal(size=2_000)})
+    encoder = FeatureEncoder(["site", "device"], ["x"], max_levels=10, min_count=5).fit(frame)
+    beta = rng.normal(size=encoder.num_columns)
+    unseen = frame.assign(site=frame["site"] + 25)  # ids 30..54 were never seen: reference level
+    for rows in (frame, unseen):
+        np.testing.assert_allclose(encoder.dot(rows, beta), encoder.transform(rows) @ beta, atol=1e-12)
+    with pytest.raises(ValueError, match="beta"):
+        encoder.dot(frame, beta[:-1])
