@@ -58,3 +58,13 @@ def test_factory_rejects_unknown_kinds_and_arguments():
         make_win_model("cox", segment="device")
     with pytest.raises(ValueError, match="max_fit_rows"):
         make_win_model("km", max_fit_rows=1)
+
+
+@pytest.mark.parametrize("kind", ["cox", "weibull_aft", "lognormal_aft"])
+def test_feature_models_fit_uncensored_data(kind, simulated):
+    train, test = simulated
+    won = train[train[names.WON] == 1].head(2_000)
+    model = make_win_model(kind, categorical=["device"], numeric=["num_0"]).fit(won)
+    assert model.fit_info["censored"] == 0
+    p = model.predict_p_win(test.head(100))
+    assert ((p >= 0) & (p <= 1)).all() and np.isfinite(p).all()
