@@ -1,7 +1,13 @@
 """Fixtures of the serving tests: the model, one export of it, and a local server on ephemeral ports."""
 from __future__ import annotations
 
+import os
+import sys
+
 import pytest
+
+# The test modules import serving_fixtures; make that work under any --import-mode.
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from serving_fixtures import build_small_model, small_spec, sample_rows
 
