@@ -138,7 +138,10 @@ def _predict(args) -> int:
     out = sys.stdout if args.output == "-" else open(args.output, "w", encoding="utf-8")
     try:
         for start in range(0, len(rows), args.batch_size):
-            outputs = client.predict(rows[start:start + args.batch_size], args.signature, version=args.version)
+            try:
+                outputs = client.predict(rows[start:start + args.batch_size], args.signature, version=args.version)
+            except OSError as err:  # REST: refused/unreachable (gRPC reports UNAVAILABLE as a ServingError)
+                raise ValueError(f"Cannot reach {args.server} ({err}); is the model server running?") from None
             keys = sorted(outputs)
             for i in range(len(outputs[keys[0]])):
                 out.write(json.dumps({k: outputs[k][i].tolist() for k in keys}) + "\n")

@@ -65,6 +65,16 @@ def test_predict_command_reports_server_errors(served, tmp_path, capsys):
     assert "lacks ['price']" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("protocol,message", [("rest", "Cannot reach 127.0.0.1:1"), ("grpc", "")])
+def test_predict_command_with_no_server_is_a_clear_error(tmp_path, capsys, protocol, message):
+    rows_file = tmp_path / "rows.jsonl"
+    rows_file.write_text(json.dumps(ROWS[0]) + "\n")
+    code = main(["predict", "--input", str(rows_file), "--server", "127.0.0.1:1", "--protocol", protocol])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and message in err
+
+
 def test_serve_stops_cleanly_on_sigterm(served):
     proc, _ = served
     proc.send_signal(signal.SIGTERM)
