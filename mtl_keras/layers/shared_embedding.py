@@ -68,6 +68,8 @@ class SharedEmbedding(keras.layers.Layer):
 
     def table(self, table_name: str) -> tf.Tensor:
         """The rows `[num_rows, embedding_dim]` of one table (build the layer first)."""
+        if not self.built:
+            raise ValueError("SharedEmbedding.table: the layer has no variables yet; call it on a batch first.")
         for variable, block in zip(self.embeddings, self._blocks):
             for feature, start in zip(block.features, block.starts):
                 if feature.table_name == table_name:

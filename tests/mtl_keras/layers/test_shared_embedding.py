@@ -63,6 +63,8 @@ def test_output_columns_tables_and_scaling():
     np.testing.assert_allclose(layer.table("hour").numpy()[:, 0], [5, 6, 7, 8])
     with pytest.raises(ValueError, match="no table"):
         layer.table("nope")
+    with pytest.raises(ValueError, match="call it on a batch"):
+        SharedEmbedding(SPEC.to_dict()).table("user")
 
 
 def test_single_dimension_and_string_hashing():
