@@ -19,10 +19,17 @@ METRIC_AUC = "auc"
 METRIC_LOG_LOSS = "binary_crossentropy"
 
 
-def _metrics(num_buckets: int, weighted: bool):
+def _metrics(num_buckets: int, weighted: bool, auc_threshold=None):
+    auc = tfma.MetricConfig(class_name="AUC", config=f'"name": "{METRIC_AUC}"')
+    if auc_threshold is not None:
+        # On the MetricConfig, not the MetricsSpec: TFMA keys spec-level thresholds without the
+        # example-weighting flag, so they never match a computed metric ("Metric not found").
+        auc.per_slice_thresholds.append(
+            tfma.PerSliceMetricThreshold(slicing_specs=[tfma.SlicingSpec()], threshold=auc_threshold)
+        )
     metrics = [
         tfma.MetricConfig(class_name="ExampleCount"),
-        tfma.MetricConfig(class_name="AUC", config=f'"name": "{METRIC_AUC}"'),
+        auc,
         tfma.MetricConfig(class_name="BinaryCrossEntropy", config=f'"name": "{METRIC_LOG_LOSS}"'),
         tfma.MetricConfig(class_name="MeanLabel"),
         tfma.MetricConfig(class_name="MeanPrediction"),
@@ -67,16 +74,11 @@ def make_eval_config(
     for output in names.PREDICTION_KEYS:
         # CVR is always weighted (by click, or click/p_win); CTR and CTCVR only with ipw.
         weighted = ipw or output == names.P_CVR
-        spec = tfma.MetricsSpec(
+        metrics_specs.append(tfma.MetricsSpec(
             output_names=[output],
-            metrics=_metrics(num_calibration_buckets, weighted),
+            metrics=_metrics(num_calibration_buckets, weighted, threshold if output in blessing_outputs else None),
             example_weights=tfma.ExampleWeightOptions(weighted=weighted, unweighted=not weighted),
-        )
-        if output in blessing_outputs:
-            spec.per_slice_thresholds[METRIC_AUC].thresholds.append(
-                tfma.PerSliceMetricThreshold(slicing_specs=[tfma.SlicingSpec()], threshold=threshold)
-            )
-        metrics_specs.append(spec)
+        ))
     return tfma.EvalConfig(
         model_specs=[
             tfma.ModelSpec(

@@ -99,7 +99,11 @@ def train_and_export(train_files: List[str], transform_output: str,
     with strategy.scope():
         model = build_model(config)
     train = make_dataset(train_files, tft_output, config, shuffle=True)
-    if isinstance(strategy, tf.distribute.experimental.ParameterServerStrategy):
+    distributed = strategy.num_replicas_in_sync > 1 or isinstance(
+        strategy, tf.distribute.experimental.ParameterServerStrategy)
+    if distributed:
+        # Replicas must agree on the number of steps (uneven shards would stall the all-reduce),
+        # so the data repeat and every epoch has the same fixed length.
         train = train.repeat()
         steps = train_steps or _count_batches(train_files, tft_output, config)
         history = model.fit(train, epochs=config.epochs, steps_per_epoch=steps, verbose=2)

@@ -1,0 +1,89 @@
+"""The whole pipeline on a tiny simulated log, run twice in one workdir (the second run is cached)."""
+import os
+
+import mtl_keras  # noqa: F401
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from mtl_keras import names
+from tfx_pipeline import pipeline as p
+from tfx_pipeline import run_summary
+
+ALL_COMPONENTS = [p.EXAMPLE_GEN, p.STATISTICS_GEN, p.SCHEMA_GEN, p.EXAMPLE_VALIDATOR, p.GATE, p.WIN_PROPENSITY,
+                  p.TRANSFORM, p.TRAINER, p.BASELINE_RESOLVER, p.EVALUATOR, p.PUSHER]
+
+
+def _runs(workdir, run_id):
+    return {r.component: r for r in run_summary.component_runs(workdir.metadata_path, run_id)}
+
+
+def test_first_run_ran_each_component_once_and_printed_seconds(tiny_runs):
+    workdir, run_ids = tiny_runs
+    runs = run_summary.component_runs(workdir.metadata_path, run_ids[0])
+    print("\n" + run_summary.format_table(runs))  # seconds per component, shown with pytest -s
+    assert sorted(r.component for r in runs) == sorted(ALL_COMPONENTS)
+    assert all(r.state == "COMPLETE" for r in runs), runs
+
+
+def test_second_run_reuses_the_cache(tiny_runs):
+    workdir, run_ids = tiny_runs
+    second = _runs(workdir, run_ids[1])
+    upstream = [p.EXAMPLE_GEN, p.STATISTICS_GEN, p.SCHEMA_GEN, p.EXAMPLE_VALIDATOR, p.GATE, p.WIN_PROPENSITY,
+                p.TRANSFORM, p.TRAINER]
+    assert {c: second[c].state for c in upstream} == {c: "CACHED" for c in upstream}
+    # The resolver now finds the first run's blessed model, so the Evaluator compares against it.
+    assert second[p.EVALUATOR].state == "COMPLETE"
+
+
+def test_model_was_blessed_and_pushed_to_a_versioned_directory(tiny_runs):
+    workdir, _ = tiny_runs
+    pushed = run_summary.pushed_model_path(workdir.metadata_path)
+    assert pushed is not None and pushed.startswith(workdir.serving_dir)
+    assert os.path.basename(pushed).isdigit()
+    assert os.path.exists(os.path.join(pushed, "saved_model.pb"))
+    blessing = run_summary.latest_artifact_uri(workdir.metadata_path, "ModelBlessing")
+    assert run_summary.is_blessed(blessing)
+
+
+def test_per_task_metrics_cover_impressions_and_clicks(tiny_runs):
+    workdir, _ = tiny_runs
+    metrics = run_summary.task_metrics(run_summary.latest_artifact_uri(workdir.metadata_path, "ModelEvaluation"))
+    assert set(metrics) == set(names.PREDICTION_KEYS)
+    impressions = metrics[names.P_CTR]["example_count"]
+    assert metrics[names.P_CTCVR]["example_count"] == impressions
+    # CVR is weighted by click: its weighted count is the number of clicked impressions.
+    clicks = metrics[names.P_CVR]["weighted_example_count"]
+    assert 0 < clicks < impressions
+    assert metrics[names.P_CTR]["mean_label"] == pytest.approx(clicks / impressions, rel=1e-6)
+    for output in names.PREDICTION_KEYS:
+        assert 0 < metrics[output]["binary_crossentropy"] < 1.5
+        assert 0 <= metrics[output]["auc"] <= 1
+    assert metrics[names.P_CTR]["auc"] >= 0.5  # the blessing threshold held
+
+
+def _example(row, spec):
+    feature = {}
+    for f in spec.categorical:
+        feature[f.name] = tf.train.Feature(int64_list=tf.train.Int64List(value=[int(row[f.name])]))
+    for f in spec.numeric:
+        feature[f.name] = tf.train.Feature(float_list=tf.train.FloatList(value=[float(row[f.name])]))
+    return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString()
+
+
+def test_pushed_model_serves_probabilities_with_ctcvr_the_product(tiny_runs):
+    from mtl_keras.simulation import feature_spec, simulate_frame
+    from tfx_pipeline.presets import tiny_simulation
+
+    workdir, _ = tiny_runs
+    simulation = tiny_simulation(seed=99)
+    frame = simulate_frame(simulation).head(64)
+    spec = feature_spec(simulation)
+    frame.loc[0, spec.categorical[0].name] = 10**9  # an id never seen: the OOV bucket
+    serve = tf.saved_model.load(run_summary.pushed_model_path(workdir.metadata_path)).signatures[names.SERVING_DEFAULT]
+    out = {k: v.numpy().reshape(-1) for k, v in serve(examples=tf.constant([_example(r, spec) for _, r in frame.iterrows()])).items()}
+    for key in names.PREDICTION_KEYS:
+        assert out[key].shape == (64,)
+        assert np.all((out[key] > 0) & (out[key] < 1)), key
+    np.testing.assert_allclose(out[names.P_CTCVR], out[names.P_CTR] * out[names.P_CVR], rtol=1e-5)
+    assert np.std(out[names.P_CTR]) > 0  # the features reach the model
