@@ -19,7 +19,8 @@ def _int_list(text: str):
 
 
 def register(subparsers) -> None:
-    from mtl_keras.benchmark.config import DEFAULT_EPOCHS, DEFAULT_REQUESTS, DEFAULT_TEST_REQUESTS
+    from mtl_keras.benchmark.config import (
+        DEFAULT_BATCH_SIZE, DEFAULT_EPOCHS, DEFAULT_LEARNING_RATE, DEFAULT_REQUESTS, DEFAULT_TEST_REQUESTS)
     from mtl_keras.benchmark.methods import METHOD_NAMES
 
     parser = subparsers.add_parser("benchmark", help="benchmarks on the simulator",
@@ -43,8 +44,8 @@ def register(subparsers) -> None:
     bias.add_argument("--win-model", choices=("lognormal_aft", "weibull_aft"), default="lognormal_aft")
     bias.add_argument("--win-fit-rows", type=int, default=50_000, help="survival fit subsample (default 50000)")
     bias.add_argument("--epochs", type=int, default=DEFAULT_EPOCHS, help=f"default {DEFAULT_EPOCHS}")
-    bias.add_argument("--batch-size", type=int, default=1024)
-    bias.add_argument("--learning-rate", type=float, default=1e-3)
+    bias.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE)
+    bias.add_argument("--learning-rate", type=float, default=DEFAULT_LEARNING_RATE)
     bias.add_argument("--embedding-dim", type=int, default=8)
     bias.add_argument("--num-experts", type=int, default=4)
     bias.add_argument("--expert-units", type=_int_list, default=[64, 32], help="e.g. 64,32")
