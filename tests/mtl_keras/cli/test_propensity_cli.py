@@ -51,7 +51,7 @@ def test_fit_saves_a_model_that_scores_like_the_report(sim_dir, tmp_path):
 def test_ipinyou_table(shared_data, tmp_path):
     out = tmp_path / "ip.json"
     assert main(["propensity", "evaluate", "--data", str(shared_data / "ipinyou_2259_dlf"), "--out", str(out),
-                 "--models", "km,km_segment,lognormal_aft", "--max-levels", "5"]) == 0
+                 "--models", "km,km_segment,lognormal_aft", "--max-levels", "3"]) == 0
     report = json.loads(out.read_text())
     assert report["source"] == "ipinyou" and report["test_rows"] == 4_171
     assert set(report["models"]) == {"km", "km_segment", "lognormal_aft"}
