@@ -30,6 +30,17 @@ def anlp(model: WinPropensityModel, frame: pd.DataFrame, bin_width: float = 1.0)
     The probability is that of the price bin [z, z + bin_width): F(z + bin_width) - F(z), with
     F(b) = P(price < b | x). With integer prices (iPinYou) and bin_width 1 it is P(price = z).
     """
+    mass = _price_bin_mass(model, frame, bin_width)
+    return float(-np.mean(np.log(np.clip(mass, _PROBABILITY_FLOOR, None))))
+
+
+def zero_mass_fraction(model: WinPropensityModel, frame: pd.DataFrame, bin_width: float = 1.0) -> float:
+    """Share of won requests whose price bin gets (almost) no probability, each costing
+    -log(1e-12) ≈ 27.6 in ANLP: step-function models (KM) put mass only on prices seen in training."""
+    return float(np.mean(_price_bin_mass(model, frame, bin_width) < _PROBABILITY_FLOOR))
+
+
+def _price_bin_mass(model: WinPropensityModel, frame: pd.DataFrame, bin_width: float) -> np.ndarray:
     if not bin_width > 0:
         raise ValueError(f"bin_width must be > 0, got {bin_width!r}.")
     won = frame[names.WON].to_numpy() == 1
@@ -38,8 +49,7 @@ def anlp(model: WinPropensityModel, frame: pd.DataFrame, bin_width: float = 1.0)
     rows = frame[won]
     z = rows[names.MARKET_PRICE].to_numpy(np.float64)
     cdf = model.predict_p_win(rows, np.stack([z, z + bin_width], axis=1))
-    mass = np.clip(cdf[:, 1] - cdf[:, 0], _PROBABILITY_FLOOR, None)
-    return float(-np.mean(np.log(mass)))
+    return cdf[:, 1] - cdf[:, 0]
 
 
 def brier(model: WinPropensityModel, frame: pd.DataFrame) -> float:
@@ -87,6 +97,7 @@ def evaluate_model(model: WinPropensityModel, frame: pd.DataFrame, bin_width: fl
         "kind": model.kind,
         "c_index": concordance(model, frame),
         "anlp": anlp(model, frame, bin_width),
+        "anlp_zero_mass_fraction": zero_mass_fraction(model, frame, bin_width),
         "brier": brier(model, frame),
         "win_rate_calibration": calibration,
         "calibration_error": float(np.sum(counts * gaps) / counts.sum()),  # count-weighted |pred - obs|

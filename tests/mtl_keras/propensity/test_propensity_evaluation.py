@@ -4,7 +4,7 @@ import pytest
 from mtl_keras import names
 from mtl_keras.propensity import KaplanMeierWinModel, make_win_model
 from mtl_keras.propensity.evaluation import (
-    anlp, brier, concordance, evaluate_model, p_win_mae, win_rate_calibration,
+    anlp, brier, concordance, evaluate_model, p_win_mae, win_rate_calibration, zero_mass_fraction,
 )
 
 
@@ -16,6 +16,11 @@ def test_metrics_of_hand_computed_kaplan_meier(hand_frame):
     assert brier(model, hand_frame) == pytest.approx(np.mean((p - won) ** 2))
     # Won prices 2, 4, 4, 8 -> masses of [z, z + 1): 1/6, 5/12, 5/12, 5/12.
     assert anlp(model, hand_frame) == pytest.approx(-np.mean(np.log([1 / 6, 5 / 12, 5 / 12, 5 / 12])))
+    assert zero_mass_fraction(model, hand_frame) == 0.0
+    # Trained on prices 2, 4, 8 only: a won price of 6 falls in an empty bin [6, 7).
+    unseen = hand_frame.assign(**{names.MARKET_PRICE: [6.0, 4.0, np.nan, np.nan, 4.0, 8.0]})
+    assert zero_mass_fraction(model, unseen) == pytest.approx(0.25)
+    assert anlp(model, unseen) == pytest.approx(-np.mean(np.log([1e-12, 5 / 12, 5 / 12, 5 / 12])))
     assert concordance(model, hand_frame) == pytest.approx(0.5)  # one curve for all: no ranking
     table = win_rate_calibration(model, hand_frame, num_buckets=2)
     assert sum(b["count"] for b in table) == 6
