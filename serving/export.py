@@ -27,6 +27,39 @@ def list_versions(base_dir: str) -> List[int]:
     return sorted(versions)
 
 
+def save_serving_model(
+    model: tf.keras.Model,
+    feature_spec: FeatureSpec,
+    export_dir: str,
+    tft_output_dir: Optional[str] = None,
+    win_model: Optional[tf.Module] = None,
+    warmup_examples: Optional[Sequence[Mapping[str, Any]]] = None,
+    model_name: str = "",
+) -> str:
+    """Writes the serving SavedModel (signatures + warmup records) into `export_dir` itself.
+
+    For callers that own the versioning, e.g. a TFX Trainer writing `fn_args.serving_model_dir`
+    (Pusher then copies it to `<push destination>/<version>/`). `export_dir` must be absent or
+    empty. Arguments as in `export_serving_model`.
+    """
+    if os.path.isdir(export_dir) and os.listdir(export_dir):
+        raise ValueError(f"export_dir {export_dir} is not empty; give a new or empty directory.")
+    if not isinstance(feature_spec, FeatureSpec):
+        raise ValueError(f"feature_spec must be a FeatureSpec, got {type(feature_spec).__name__}.")
+    tft_output = None
+    if tft_output_dir is not None:
+        import tensorflow_transform as tft
+
+        tft_output = tft.TFTransformOutput(tft_output_dir)
+    module = ServingModule(model, feature_spec, tft_output=tft_output, win_model=win_model)
+    signatures = module.signatures()
+    rows = list(warmup_examples) if warmup_examples is not None else warmup.synthetic_rows(module.raw_spec)
+    logs = warmup.warmup_requests(rows, module.raw_spec, model_name=model_name)
+    tf.saved_model.save(module, export_dir, signatures=signatures)
+    warmup.write_warmup_requests(export_dir, logs)
+    return export_dir
+
+
 def export_serving_model(
     model: tf.keras.Model,
     feature_spec: FeatureSpec,
@@ -66,21 +99,10 @@ def export_serving_model(
     target = os.path.join(base_dir, str(version))
     if os.path.exists(target):
         raise ValueError(f"Version directory {target} exists already; pass another version or remove it.")
-    tft_output = None
-    if tft_output_dir is not None:
-        import tensorflow_transform as tft
-
-        tft_output = tft.TFTransformOutput(tft_output_dir)
-    module = ServingModule(model, feature_spec, tft_output=tft_output, win_model=win_model)
-    signatures = module.signatures()
-    rows = list(warmup_examples) if warmup_examples is not None else warmup.synthetic_rows(module.raw_spec)
-    logs = warmup.warmup_requests(rows, module.raw_spec, model_name=model_name)
-
     # Hidden, non-numeric name: TF Serving and our poller ignore it until the rename.
     tmp = tempfile.mkdtemp(prefix=f".tmp-{version}-", dir=base_dir)
     try:
-        tf.saved_model.save(module, tmp, signatures=signatures)
-        warmup.write_warmup_requests(tmp, logs)
+        save_serving_model(model, feature_spec, tmp, tft_output_dir, win_model, warmup_examples, model_name)
         os.rename(tmp, target)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

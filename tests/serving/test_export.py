@@ -11,7 +11,7 @@ import tensorflow as tf
 
 from mtl_keras import names
 from serving import warmup
-from serving.export import export_serving_model, list_versions
+from serving.export import export_serving_model, list_versions, save_serving_model
 from serving.signatures import raw_feature_spec
 from serving_fixtures import keras_predict, sample_rows
 
@@ -120,3 +120,6 @@ def test_bad_warmup_rows_are_rejected_before_writing(tmp_path, model, spec):
     with pytest.raises(ValueError, match="lacks feature 'price'"):
         export_serving_model(model, spec, base, warmup_examples=[{"user_id": 1, "ad_id": 2}])
     assert os.listdir(base) == []
+    os.makedirs(os.path.join(base, "taken", "x"))
+    with pytest.raises(ValueError, match="is not empty"):
+        save_serving_model(model, spec, os.path.join(base, "taken"))
