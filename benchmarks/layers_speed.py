@@ -1,6 +1,7 @@
 """Micro-benchmark of the layers on the ads-bench-v1 shape: training steps per second, written as JSON.
 
-Reports the best block of 5 steps (`ms_per_step`, `examples_per_sec`) and the mean over all blocks.
+Variants run round-robin in blocks of 5 steps; reports each one's best block (`ms_per_step`,
+`examples_per_sec`) and the mean over its blocks.
 
 Measures one train step (forward, backward, optimizer) of SharedEmbedding -> backbone -> towers
 [64, 32] -> 2 logits on random data: batch 2048, 16 categorical features of dim 16 (the issue's
@@ -11,7 +12,7 @@ Variants isolate what costs what:
   - `full_adam`: with SharedEmbedding and tf_keras Adam, which updates every row of the moments.
 A `loop` variant of MMoE (one Dense stack per expert) shows what the batched experts save.
 
-    python benchmarks/layers_speed.py --out layers_speed.json [--steps 30]
+    python benchmarks/layers_speed.py --out layers_speed.json [--rounds 8]
 """
 from __future__ import annotations
 
@@ -76,7 +77,8 @@ def _batch(rng, spec):
     return features, labels
 
 
-def measure(backbone_name: str, variant: str, steps: int) -> dict:
+def make_step(backbone_name: str, variant: str):
+    """A compiled train step and its inputs for one variant."""
     keras.utils.set_random_seed(0)
     spec = _spec()
     embedding = SharedEmbedding(spec.to_dict()) if variant != "backbone" else None
@@ -98,19 +100,25 @@ def measure(backbone_name: str, variant: str, steps: int) -> dict:
         optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
         return loss
 
-    for _ in range(5):
+    for _ in range(5):  # trace and warm up
         step(inputs, labels)
-    # Best of blocks of 5 steps: the machine is shared, and the best block is the least disturbed one.
-    blocks = []
-    for _ in range(max(1, steps // 5)):
-        start = time.perf_counter()
-        for _ in range(5):
-            loss = step(inputs, labels)
-        loss.numpy()
-        blocks.append((time.perf_counter() - start) / 5)
-    seconds = min(blocks)
-    return {"backbone": backbone_name, "variant": variant, "ms_per_step": round(seconds * 1e3, 2),
-            "examples_per_sec": round(BATCH / seconds), "mean_ms_per_step": round(np.mean(blocks) * 1e3, 2)}
+    return lambda: step(inputs, labels)
+
+
+def measure(variants, rounds: int) -> list:
+    """Round-robin blocks of 5 steps over all variants, so a busy spell hits them alike; best block wins."""
+    steps = {v: make_step(*v) for v in variants}
+    blocks = {v: [] for v in variants}
+    for _ in range(rounds):
+        for v, step in steps.items():
+            start = time.perf_counter()
+            for _ in range(5):
+                loss = step()
+            loss.numpy()
+            blocks[v].append((time.perf_counter() - start) / 5)
+    return [{"backbone": b, "variant": variant, "ms_per_step": round(min(t) * 1e3, 2),
+             "examples_per_sec": round(BATCH / min(t)), "mean_ms_per_step": round(np.mean(t) * 1e3, 2)}
+            for (b, variant), t in blocks.items()]
 
 
 def embedding_width(spec: FeatureSpec) -> int:
@@ -120,14 +128,13 @@ def embedding_width(spec: FeatureSpec) -> int:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", required=True, help="JSON file to write")
-    parser.add_argument("--steps", type=int, default=30, help="timed steps per variant (after 5 warm-up steps)")
+    parser.add_argument("--rounds", type=int, default=8, help="timed blocks of 5 steps per variant")
     args = parser.parse_args()
-    runs = []
-    for backbone, variant in [("mmoe", "backbone"), ("mmoe_loop", "backbone"), ("ple1", "backbone"),
-                              ("ple2", "backbone"), ("mmoe", "full_sgd"), ("mmoe", "full_adam"),
-                              ("ple2", "full_sgd")]:
-        runs.append(measure(backbone, variant, args.steps))
-        print(json.dumps(runs[-1]), flush=True)
+    variants = [("mmoe", "backbone"), ("mmoe_loop", "backbone"), ("ple1", "backbone"), ("ple2", "backbone"),
+                ("mmoe", "full_sgd"), ("mmoe", "full_adam"), ("ple1", "full_sgd")]
+    runs = measure(variants, args.rounds)
+    for run in runs:
+        print(json.dumps(run))
     result = {"batch_size": BATCH, "cpus": os.cpu_count(), "tensorflow": tf.__version__,
               "machine": platform.machine(), "load_avg_1m": os.getloadavg()[0], "runs": runs}
     with open(args.out, "w") as f:
