@@ -1,6 +1,7 @@
 """Writes a simulated dataset in chunked files and reads one back."""
 from __future__ import annotations
 
+import concurrent.futures
 import json
 import pathlib
 import time
@@ -41,12 +42,20 @@ def write_dataset(config: SimulationConfig, out_dir, format: str = "parquet", ov
         from tqdm.auto import tqdm
 
         chunks = tqdm(chunks, total=-(-config.num_requests // config.chunk_size), desc="simulate", unit="chunk")
-    for i, frame in enumerate(chunks):
-        path = out / f"{names.SIM_FILE_PREFIX}-{i:05d}.{FORMATS[format]}"
-        _write_chunk(frame, path, format)
-        files.append(path.name)
-        columns = {c: str(frame[c].dtype) for c in frame.columns}
-        _accumulate(totals, frame)
+    # One writer thread: chunk i is written (pyarrow / TF release the GIL) while chunk i + 1 is
+    # generated, with at most two chunks in memory.
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        pending = None
+        for i, frame in enumerate(chunks):
+            path = out / f"{names.SIM_FILE_PREFIX}-{i:05d}.{FORMATS[format]}"
+            files.append(path.name)
+            columns = {c: str(frame[c].dtype) for c in frame.columns}
+            _accumulate(totals, frame)
+            if pending is not None:
+                pending.result()
+            pending = pool.submit(_write_chunk, frame, path, format)
+        if pending is not None:
+            pending.result()
     seconds = time.perf_counter() - start
     summary = _summary(totals, config, format, files, columns, seconds)
     (out / names.SUMMARY_FILE).write_text(json.dumps(summary, indent=2))
