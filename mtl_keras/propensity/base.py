@@ -85,11 +85,11 @@ class WinPropensityModel(abc.ABC):
             matrix = np.full((len(frame), 1), float(bids))
             shape = (len(frame),)
         elif bids.ndim in (1, 2) and bids.shape[0] == len(frame):
-            matrix = bids.reshape(len(frame), -1)
+            matrix = bids[:, None] if bids.ndim == 1 else bids
         else:
             raise ValueError(f"bids must be a scalar, [rows] or [rows, num_bids] with rows={len(frame)}, got shape {bids.shape}.")
         p = np.empty_like(matrix)
-        # Row batches bound the memory of the design matrix (rows x one-hot columns) on large logs.
+        # Row batches bound the temporaries of the models' formulas on large logs.
         for start in range(0, len(frame), SCORE_BATCH_ROWS):
             stop = start + SCORE_BATCH_ROWS
             p[start:stop] = self._cdf(frame.iloc[start:stop], matrix[start:stop])

@@ -28,6 +28,8 @@ def test_bid_shapes_floor_and_clip(hand_frame):
         model.predict_p_win(hand_frame, np.array([1.0, -1.0, 1, 1, 1, 1]))
     with pytest.raises(ValueError, match="shape"):
         model.predict_p_win(hand_frame, np.ones(4))
+    assert model.predict_p_win(hand_frame.iloc[:0]).shape == (0,)
+    assert model.predict_p_win(hand_frame.iloc[:0], np.ones((0, 3))).shape == (0, 3)
 
 
 def test_save_and_load(tmp_path, hand_frame):
