@@ -89,3 +89,13 @@ def test_columns_and_dtypes_agree_with_feature_spec(frame):
         assert frame[column].dtype == np.int64
     expected = set(spec.names) | {names.BID_PRICE, names.WON, names.MARKET_PRICE, names.CLICK, names.CONVERSION}
     assert set(frame.columns) == expected | set(names.GROUND_TRUTH_COLUMNS)
+
+
+@pytest.mark.parametrize("num_categorical, num_numeric", [(0, 3), (2, 0), (8, 1)])
+def test_any_number_of_features(num_categorical, num_numeric):
+    config = SimulationConfig(num_requests=20_000, num_categorical=num_categorical, num_numeric=num_numeric, seed=2)
+    frame = simulate_frame(config)
+    feature_spec(config).check_columns(frame.columns)
+    assert len(feature_spec(config).names) == num_categorical + num_numeric
+    assert frame[names.TRUE_P_WIN].mean() == pytest.approx(0.45, abs=0.015)
+    assert frame[names.TRUE_P_CTR].mean() == pytest.approx(0.08, abs=0.006)
