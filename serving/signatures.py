@@ -20,11 +20,13 @@ def model_input_dtypes(feature_spec: FeatureSpec) -> Dict[str, tf.DType]:
     return dtypes
 
 
-def raw_feature_spec(feature_spec: Optional[FeatureSpec], tft_output: Any = None) -> Dict[str, tf.io.FixedLenFeature]:
+def raw_feature_spec(feature_spec: Optional[FeatureSpec], tft_output: Any = None) -> Dict[str, Any]:
     """The tf.Example parse spec of the raw serving inputs (labels dropped).
 
     Without a transform the raw features are the model's features. With a `tft.TFTransformOutput`
-    they are its raw feature spec minus label, funnel and ground-truth columns.
+    they are its raw feature spec minus label, funnel and ground-truth columns: scalar
+    FixedLenFeatures (shape [] or [1]) or VarLenFeatures (values the schema allows to be missing,
+    which the transform imputes).
     """
     if tft_output is None:
         return {name: tf.io.FixedLenFeature([], dtype) for name, dtype in model_input_dtypes(feature_spec).items()}
@@ -32,10 +34,11 @@ def raw_feature_spec(feature_spec: Optional[FeatureSpec], tft_output: Any = None
     for name, feature in tft_output.raw_feature_spec().items():
         if name in NON_FEATURE_COLUMNS:
             continue
-        if not isinstance(feature, tf.io.FixedLenFeature) or list(feature.shape) not in ([], [1]):
+        scalar = isinstance(feature, tf.io.FixedLenFeature) and list(feature.shape) in ([], [1])
+        if not (scalar or isinstance(feature, tf.io.VarLenFeature)):
             raise ValueError(
-                f"Raw feature {name!r} of the transform has parse spec {feature!r}; serving supports scalar "
-                "features only. Fix: give it a fixed shape of [] or [1] in the schema."
+                f"Raw feature {name!r} of the transform has parse spec {feature!r}; serving supports one value "
+                "per example. Fix: give it a fixed shape of [] or [1] (or none, VarLen) in the schema."
             )
         spec[name] = feature
     if not spec:
@@ -89,9 +92,19 @@ class ServingModule(tf.Module):
             raise ValueError(f"The model's output dict lacks {missing}; it has {sorted(outputs)}.")
         return {k: tf.reshape(tf.cast(outputs[k], tf.float32), [-1]) for k in names.PREDICTION_KEYS}
 
-    def _shaped(self, raw: Mapping[str, tf.Tensor]) -> Dict[str, tf.Tensor]:
-        # Raw [batch] inputs reshaped to the parse spec's shape ([batch] or [batch, 1]).
-        return {n: tf.reshape(raw[n], [-1] + list(f.shape)) for n, f in self._raw_spec.items()}
+    def _shaped(self, raw: Mapping[str, tf.Tensor]) -> Dict[str, Any]:
+        # Raw [batch] inputs in the form parsing would give: [batch], [batch, 1] or a SparseTensor
+        # with one value per row (VarLen).
+        shaped = {}
+        for name, feature in self._raw_spec.items():
+            x = raw[name]
+            if isinstance(feature, tf.io.VarLenFeature):
+                rows = tf.range(tf.shape(x, out_type=tf.int64)[0])
+                indices = tf.stack([rows, tf.zeros_like(rows)], axis=1)
+                shaped[name] = tf.SparseTensor(indices, x, tf.stack([tf.size(rows, out_type=tf.int64), 1]))
+            else:
+                shaped[name] = tf.reshape(x, [-1] + list(feature.shape))
+        return shaped
 
     def _raw_input_specs(self) -> Dict[str, tf.TensorSpec]:
         return {n: tf.TensorSpec([None], f.dtype, name=n) for n, f in self._raw_spec.items()}
