@@ -1,7 +1,6 @@
 """`mtl-ads serve` (the local TF-Serving-API server) and `mtl-ads predict` (its client)."""
 from __future__ import annotations
 
-import argparse
 import csv
 import json
 import sys
