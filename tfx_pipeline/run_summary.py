@@ -105,3 +105,40 @@ def format_table(runs: List[ComponentRun]) -> str:
     lines = [f"{'component':<{width}}  {'state':<9} {'seconds':>8}"]
     lines += [f"{r.component:<{width}}  {r.state:<9} {r.seconds:8.1f}" for r in runs]
     return "\n".join(lines)
+
+
+def calibration_buckets(evaluation_uri: str, output: str):
+    """Overall-slice CalibrationPlot of one output: (mean prediction, mean label, weight) per non-empty bucket."""
+    import numpy as np
+    import tensorflow_model_analysis as tfma
+
+    result = tfma.load_eval_result(evaluation_uri)
+    for slice_key, by_output in result.plots:
+        if slice_key != () or output not in by_output:
+            continue
+        buckets = by_output[output][""]["calibrationHistogramBuckets"]["buckets"]
+        rows = [(b.get("totalWeightedRefinedPrediction", 0.0), b.get("totalWeightedLabel", 0.0),
+                 b.get("numWeightedExamples", 0.0)) for b in buckets]
+        rows = np.array([r for r in rows if r[2] > 0], dtype=np.float64).reshape(-1, 3)
+        return rows[:, 0] / rows[:, 2], rows[:, 1] / rows[:, 2], rows[:, 2]
+    raise ValueError(f"No calibration plot for output {output!r} in {evaluation_uri}.")
+
+
+def artifacts_table(metadata_path: str):
+    """Every artifact in the store as a DataFrame: id, type, producing component, URI."""
+    import pandas as pd
+    from ml_metadata import metadata_store
+    from tfx.orchestration import metadata
+
+    store = metadata_store.MetadataStore(metadata.sqlite_metadata_connection_config(metadata_path))
+    types = {t.id: t.name for t in store.get_artifact_types()}
+    node_type = store.get_context_type("node").id
+    producers = {}
+    for event in store.get_events_by_artifact_ids([a.id for a in store.get_artifacts()]):
+        if event.type == event.OUTPUT:
+            nodes = [c.name for c in store.get_contexts_by_execution(event.execution_id) if c.type_id == node_type]
+            producers[event.artifact_id] = nodes[0].split(".", 1)[-1] if nodes else "?"
+    return pd.DataFrame(
+        [{"id": a.id, "type": types[a.type_id], "producer": producers.get(a.id, "?"), "uri": a.uri}
+         for a in sorted(store.get_artifacts(), key=lambda a: a.id)]
+    )
