@@ -139,6 +139,10 @@ def create_pipeline(
         preprocessing_fn=PREPROCESSING_FN,
         custom_config={FEATURE_SPEC_KEY: model_config.features.to_dict(),
                        TRANSFORM_CONFIG_KEY: transform_config.to_dict()},
+        # StatisticsGen/ExampleValidator already cover the data; Transform's own pre/post statistics
+        # and analyzer cache would double its run time for nothing the pipeline reads.
+        disable_statistics=True,
+        disable_analyzer_cache=True,
     )
     trainer_config = trainer_custom_config(model_config, transform_config)
     trainer_class = tfx.components.Trainer
