@@ -19,8 +19,9 @@ LITERATURE_PAIRS = (
     ("ipw_escm2_dr", "escm2_dr"),
     ("oracle_ipw_escm2_ips", "ipw_escm2_ips"),
     ("oracle_ipw_escm2_dr", "ipw_escm2_dr"),
+    ("ipw_escm2_dr", "naive"),  # the whole claim: the package's debiased model against the naive one
 )
-COMPARED_METRICS = ("cvr_auc", "cvr_log_loss", "cvr_ece", "ctcvr_auc", "ctcvr_log_loss")
+COMPARED_METRICS = ("cvr_auc", "cvr_log_loss", "cvr_ece", "ctcvr_auc", "ctcvr_log_loss", "ctr_log_loss", "ctr_ece")
 HIGHER_IS_BETTER = {"auc"}
 
 

@@ -13,6 +13,7 @@ from mtl_keras import names
 from mtl_keras.benchmark.aggregate import aggregate, compare
 from mtl_keras.benchmark.config import BiasBenchmarkConfig
 from mtl_keras.benchmark.evaluation import ground_truth, space_mask
+from mtl_keras.benchmark.runner import REFERENCE, BiasBenchmark
 
 JSON_FILE, MARKDOWN_FILE = "bias.json", "bias.md"
 _TABLE_COLUMNS = (("CVR AUC", "cvr_auc"), ("CVR log loss", "cvr_log_loss"), ("CVR ECE", "cvr_ece"),
@@ -31,6 +32,7 @@ class BiasReport:
         self.records = records
         self.results = aggregate(records["per_seed"], config.backbone, config.methods)
         self.comparisons = compare(records["per_seed"], config.methods)
+        self.reference = aggregate(records.get("reference", []), config.backbone, [REFERENCE])
         self.wall_seconds = wall_seconds
         self.simulation = simulation or {}
         self.command = command
@@ -45,8 +47,21 @@ class BiasReport:
                       "log_loss_ece_ratio": "true probabilities as soft labels (true_p_ctr, true_p_cvr, product)"},
             "wall_seconds": self.wall_seconds, "cpus": os.cpu_count(), "machine": platform.machine(),
             "tensorflow": tf.__version__,
-            "results": self.results, "comparisons": self.comparisons, **self.records,
+            "results": self.results, "reference_results": self.reference, "comparisons": self.comparisons,
+            **self.records,
         })
+
+    @classmethod
+    def from_dict(cls, data: Dict[str, Any]) -> "BiasReport":
+        """Rebuilds a report from a written bias.json: aggregates and comparisons are recomputed
+        from its per-seed records (the reference rows re-simulated if the file predates them)."""
+        config = BiasBenchmarkConfig(**data["config"])
+        records = {k: data[k] for k in ("per_seed", "reference", "propensity", "timing") if k in data}
+        if not records.get("reference"):
+            bench = BiasBenchmark(config, log=None)
+            records["reference"] = [r for seed in config.seed_list for r in bench.reference_records(seed)]
+        return cls(config, records, data["wall_seconds"], simulation=data.get("simulation"),
+                   command=data.get("command"))
 
     def to_markdown(self) -> str:
         cfg = self.config
@@ -54,7 +69,8 @@ class BiasReport:
                  f"{cfg.requests} training and {cfg.test_requests} held-out requests per seed, seeds "
                  f"{cfg.seed_list}, {cfg.epochs} epochs, batch {cfg.batch_size}, p_win from `{cfg.win_model}`; "
                  f"wall time {self.wall_seconds / 60:.1f} min. Mean ± std over seeds. AUC against potential "
-                 "outcomes; log loss, ECE and ratio (mean prediction / mean truth) against the true probabilities.", ""]
+                 "outcomes; log loss, ECE and ratio (mean prediction / mean truth) against the true probabilities. "
+                 f"Row `{REFERENCE}`: the true probabilities scored as a model (the ceiling).", ""]
         if self.command:
             lines[2:2] = [f"`{self.command}`", ""]
         for space in names.BENCHMARK_SPACES:
@@ -64,7 +80,7 @@ class BiasReport:
             lines += [f"**{space} space** ({entries[0]['rows']['mean']:.0f} rows per seed)", "",
                       "| method | " + " | ".join(title for title, _ in _TABLE_COLUMNS) + " |",
                       "|---|" + "---:|" * len(_TABLE_COLUMNS)]
-            for r in entries:
+            for r in [x for x in self.reference if x["space"] == space] + entries:
                 lines.append(f"| {r['method']} | " + " | ".join(_fmt(r[key]) for _, key in _TABLE_COLUMNS) + " |")
             lines.append("")
         if self.records.get("propensity"):
@@ -78,15 +94,20 @@ class BiasReport:
         rows = [c for c in self.comparisons if c["space"] == names.SPACE_REQUEST]
         if not rows:
             return []
-        lines = ["**Request space: method − baseline over paired seeds** (seeds needed: fewest first seeds from "
-                 "which on the gap of the means exceeds the larger std / the paired difference exceeds its std; "
-                 "'—' = not within the seeds run)", "",
-                 "| method | baseline | metric | difference | as literature | seeds needed (unpaired / paired) |",
-                 "|---|---|---|---:|:---:|:---:|"]
-        for c in rows:
-            sep = " / ".join("—" if s is None else str(s) for s in (c["seeds_to_separate"], c["seeds_to_separate_paired"]))
-            lines.append(f"| {c['method']} | {c['baseline']} | {c['metric']} | {_fmt(c['difference'], signed=True)} | "
-                         f"{'yes' if c['improves'] else 'no'} | {sep} |")
+        metrics = list(dict.fromkeys(c["metric"] for c in rows))
+        lines = ["**Request space, method − baseline over paired seeds**: mean ± std of the per-seed difference; "
+                 "✓ when it points the way the literature says; then the seeds needed for the gap of the means to "
+                 "exceed the larger std / for the paired difference to exceed its std ('—': not within the seeds "
+                 "run).", "",
+                 "| method − baseline | " + " | ".join(metrics) + " |", "|---|" + "---:|" * len(metrics)]
+        for pair in dict.fromkeys((c["method"], c["baseline"]) for c in rows):
+            cells = []
+            for metric in metrics:
+                c = next(x for x in rows if (x["method"], x["baseline"], x["metric"]) == (*pair, metric))
+                seeds = "/".join("—" if n is None else str(n)
+                                 for n in (c["seeds_to_separate"], c["seeds_to_separate_paired"]))
+                cells.append(f"{_fmt(c['difference'], signed=True)} {'✓' if c['improves'] else '✗'} {seeds}")
+            lines.append(f"| {pair[0]} − {pair[1]} | " + " | ".join(cells) + " |")
         return lines + [""]
 
     def plot_reliability(self, out_dir: str, predictions: Dict[str, Dict[str, np.ndarray]], test_frame) -> List[str]:

@@ -12,6 +12,8 @@ from mtl_keras.benchmark.config import BiasBenchmarkConfig
 from mtl_keras.benchmark.evaluation import evaluate_spaces
 from mtl_keras.benchmark.methods import methods_by_name
 
+REFERENCE = "truth"  # the method name of the reference rows (true probabilities as predictions)
+
 
 class BiasBenchmark:
     """Runs `config` seed by seed; `run()` returns the raw per-seed records (see BiasReport).
@@ -39,7 +41,7 @@ class BiasBenchmark:
         return SimulationConfig(num_requests=total, seed=seed, **self.simulation_overrides)
 
     def run(self) -> Dict[str, List[dict]]:
-        records: Dict[str, List[dict]] = {"per_seed": [], "propensity": [], "timing": []}
+        records: Dict[str, List[dict]] = {"per_seed": [], "reference": [], "propensity": [], "timing": []}
         for seed in self.config.seed_list:
             self._run_seed(seed, records)
         return records
@@ -55,6 +57,7 @@ class BiasBenchmark:
         train_frame = frame.iloc[:cfg.requests].reset_index(drop=True)
         test_frame = frame.iloc[cfg.requests:].reset_index(drop=True)
         spec = feature_spec(simulation, embedding_dim=cfg.embedding_dim)
+        records["reference"] += self.reference_records(seed, test_frame)
         methods = methods_by_name(cfg.methods)
         if any(m.p_win_source == "survival" for m in methods):
             fit_start = time.perf_counter()
@@ -80,6 +83,19 @@ class BiasBenchmark:
         if seed == cfg.first_seed:
             self.test_frame = test_frame
         records["timing"].append({"seed": seed, "method": "all", "seconds": time.perf_counter() - start})
+
+    def reference_records(self, seed: int, test_frame: Optional[pd.DataFrame] = None) -> List[dict]:
+        """The true probabilities scored like a model: the ceiling of every metric (AUC is below 1
+        because the potential outcomes are Bernoulli draws). Re-simulates the test rows if not given."""
+        if test_frame is None:
+            from mtl_keras.simulation import simulate_frame
+
+            test_frame = simulate_frame(self.simulation_config(seed)).iloc[self.config.requests:]
+        p_ctr = test_frame[names.TRUE_P_CTR].to_numpy()
+        p_cvr = test_frame[names.TRUE_P_CVR].to_numpy()
+        truth = {names.P_CTR: p_ctr, names.P_CVR: p_cvr, names.P_CTCVR: p_ctr * p_cvr}
+        return [{"seed": seed, "method": REFERENCE, "space": space, **values}
+                for space, values in evaluate_spaces(test_frame, truth, self.config.num_bins).items()]
 
     def _train_and_predict(self, method, spec, seed: int, train_frame, test_frame) -> Dict[str, np.ndarray]:
         import tf_keras as keras

@@ -1,0 +1,79 @@
+"""A tiny run of the whole debiasing benchmark through `mtl-ads benchmark bias`."""
+import json
+import math
+
+import pytest
+
+from mtl_keras import names
+from mtl_keras.benchmark.evaluation import METRIC_KEYS
+from mtl_keras.benchmark.methods import METHOD_NAMES
+from mtl_keras.cli import main
+
+TINY = ["--requests", "3000", "--test-requests", "3000", "--seeds", "1", "--epochs", "1", "--batch-size", "512",
+        "--embedding-dim", "2", "--num-experts", "2", "--expert-units", "4", "--tower-units", "4",
+        "--win-fit-rows", "1500"]
+ISSUE_KEYS = ("cvr_auc", "cvr_ece", "cvr_calibration_ratio", "ctcvr_auc", "ctcvr_ece", "ctr_ece",
+              "cvr_log_loss", "ctcvr_log_loss", "ctr_log_loss")
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("bias")
+    assert main(["benchmark", "bias", *TINY, "--backbone", "mmoe", "--out", str(out), "--quiet"]) == 0
+    return out, json.loads((out / "bias.json").read_text())
+
+
+def test_every_method_and_space_has_finite_metrics(run):
+    _, report = run
+    results = report["results"]
+    assert [(r["method"], r["space"]) for r in results] == [
+        (m, s) for m in METHOD_NAMES for s in names.BENCHMARK_SPACES]
+    for entry in results:
+        assert entry["backbone"] == "mmoe" and entry["seeds"] == 1
+        for key in ISSUE_KEYS + METRIC_KEYS:
+            value = entry[key]
+            assert set(value) == {"mean", "std"}, key
+            assert math.isfinite(value["mean"]) and value["std"] == 0.0, (entry["method"], entry["space"], key)
+        assert 0.0 <= entry["cvr_auc"]["mean"] <= 1.0 and entry["cvr_ece"]["mean"] >= 0.0
+    request = [r for r in results if r["space"] == names.SPACE_REQUEST]
+    assert all(r["rows"]["mean"] == 3000 for r in request)
+
+
+def test_records_propensity_timing_and_files(run):
+    out, report = run
+    assert report["config"]["requests"] == 3000 and report["config"]["backbone"] == "mmoe"
+    assert len(report["per_seed"]) == len(METHOD_NAMES) * len(names.BENCHMARK_SPACES)
+    (fit,) = report["propensity"]
+    assert fit["kind"] == "lognormal_aft" and fit["fit_rows"] == 1500 and 0 < fit["test_request_mae"] < 0.5
+    assert report["wall_seconds"] > 0
+    markdown = (out / "bias.md").read_text()
+    for method in METHOD_NAMES:
+        assert f"| {method} |" in markdown
+    for space in names.BENCHMARK_SPACES:
+        png = out / f"reliability_mmoe_{space}.png"
+        assert png.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_reference_rows_are_the_ceiling_and_the_report_rebuilds_from_json(run):
+    from mtl_keras.benchmark import BiasReport
+
+    _, report = run
+    reference = report["reference_results"]
+    assert [r["space"] for r in reference] == list(names.BENCHMARK_SPACES)
+    for entry in reference:
+        assert entry["method"] == "truth"
+        assert entry["cvr_ece"]["mean"] == pytest.approx(0.0, abs=1e-12)
+        assert entry["ctcvr_calibration_ratio"]["mean"] == pytest.approx(1.0)
+        models = [r for r in report["results"] if r["space"] == entry["space"]]
+        # Expected log loss against the truth is proper: no model beats the true probabilities.
+        assert all(r["cvr_log_loss"]["mean"] >= entry["cvr_log_loss"]["mean"] for r in models)
+    rebuilt = BiasReport.from_dict(report).to_dict()
+    assert rebuilt["results"] == report["results"]
+    assert rebuilt["reference_results"] == report["reference_results"]
+
+
+def test_bad_arguments_are_error_messages(tmp_path, capsys):
+    assert main(["benchmark", "bias", "--requests", "10", "--out", str(tmp_path)]) == 2
+    assert "requests" in capsys.readouterr().err
+    assert main(["benchmark", "bias", "--methods", "naive,magic", "--out", str(tmp_path)]) == 2
+    assert "magic" in capsys.readouterr().err
