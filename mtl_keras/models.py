@@ -90,6 +90,21 @@ class MultiTaskModel(tfrs.models.Model):
             out[names.CVR_LOGIT])
         return out
 
+    # Autograph is not needed (no tensor-dependent Python control flow here) and converting
+    # tf_keras/tfrs internals on first trace cost 30-100 s per process; these run unconverted.
+    @tf.autograph.experimental.do_not_convert
+    def train_step(self, inputs):
+        return super().train_step(inputs)
+
+    @tf.autograph.experimental.do_not_convert
+    def test_step(self, inputs):
+        return super().test_step(inputs)
+
+    @tf.autograph.experimental.do_not_convert
+    def predict_step(self, data):
+        return super().predict_step(data)
+
+    @tf.autograph.experimental.do_not_convert
     def call(self, features, training=False):
         internal = self.logits(features, training=training)
         outputs = {

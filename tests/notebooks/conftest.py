@@ -17,7 +17,7 @@ def run_notebook(tmp_path):
         notebook = nbformat.read(NOTEBOOKS / name, as_version=4)
         env_before = dict(os.environ)
         # The kernel must be this interpreter (the venv's), whatever `python` is on PATH.
-        os.environ.update({"TF_CPP_MIN_LOG_LEVEL": "3", "MPLBACKEND": "Agg", "PYTHONWARNINGS": "ignore",
+        os.environ.update({"TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONWARNINGS": "ignore",
                            "PATH": os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")})
         try:
             NotebookClient(notebook, timeout=timeout, kernel_name="python3",
