@@ -36,6 +36,7 @@ class BiasReport:
         self.wall_seconds = wall_seconds
         self.simulation = simulation or {}
         self.command = command
+        self.git_commit = _git_commit()
 
     def to_dict(self) -> Dict[str, Any]:
         import tensorflow as tf
@@ -46,7 +47,7 @@ class BiasReport:
             "truth": {"auc": "binary potential outcomes (potential_click, potential_conversion, their product)",
                       "log_loss_ece_ratio": "true probabilities as soft labels (true_p_ctr, true_p_cvr, product)"},
             "wall_seconds": self.wall_seconds, "cpus": os.cpu_count(), "machine": platform.machine(),
-            "tensorflow": tf.__version__,
+            "tensorflow": tf.__version__, "git_commit": self.git_commit,
             "results": self.results, "reference_results": self.reference, "comparisons": self.comparisons,
             **self.records,
         })
@@ -60,8 +61,10 @@ class BiasReport:
         if not records.get("reference"):
             bench = BiasBenchmark(config, log=None)
             records["reference"] = [r for seed in config.seed_list for r in bench.reference_records(seed)]
-        return cls(config, records, data["wall_seconds"], simulation=data.get("simulation"),
-                   command=data.get("command"))
+        report = cls(config, records, data["wall_seconds"], simulation=data.get("simulation"),
+                     command=data.get("command"))
+        report.git_commit = data.get("git_commit")
+        return report
 
     def to_markdown(self) -> str:
         cfg = self.config
@@ -148,6 +151,18 @@ class BiasReport:
         if predictions and test_frame is not None:
             paths += self.plot_reliability(out_dir, predictions, test_frame)
         return paths
+
+
+def _git_commit() -> Optional[str]:
+    """HEAD of the source checkout (the simulator and models change between commits); None outside git."""
+    import subprocess
+
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=os.path.dirname(os.path.abspath(__file__)),
+                             capture_output=True, text=True, timeout=10, check=True)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None
 
 
 def _fmt(value: Dict[str, Optional[float]], signed: bool = False) -> str:
