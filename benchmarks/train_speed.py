@@ -63,10 +63,10 @@ def load(data_dir, rows, test_rows, seed):
     return frame.iloc[:rows].reset_index(drop=True), frame.iloc[rows:].reset_index(drop=True), spec
 
 
-def run_one(name, spec, train_arrays, test_arrays, test, batch_size, train_metrics):
+def run_one(name, spec, train_arrays, test_arrays, test, batch_size, train_metrics, precision):
     config = ModelConfig(features=spec, objective="esmm", expert_units=[128, 64], tower_units=[64, 32],
                          batch_size=batch_size, learning_rate=1e-3, epochs=1, train_metrics=train_metrics,
-                         **MODELS[name])
+                         precision=precision, **MODELS[name])
     model = build_model(config)
     dataset = make_dataset(train_arrays, batch_size, shuffle=True, seed=0)
     timer = StepTimer()
@@ -81,7 +81,7 @@ def run_one(name, spec, train_arrays, test_arrays, test, batch_size, train_metri
     click, conv = test[names.CLICK].to_numpy(), test[names.CONVERSION].to_numpy()
     clicked = click == 1
     return {
-        "model": name, "backbone": config.backbone, "steps": steps,
+        "model": name, "backbone": config.backbone, "precision": precision, "steps": steps,
         "examples_per_sec": steady_examples / steady_s,
         "wall_s": wall,
         "auc_ctr": roc_auc(click, preds[names.P_CTR]),
@@ -101,6 +101,8 @@ def main(argv=None):
     parser.add_argument("--models", default="mmoe,ple,esmm")
     parser.add_argument("--train-metrics", action="store_true", help="update AUC/ECE metrics in train steps")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--precisions", default="float32,mixed_bfloat16",
+                        help="comma-separated ModelConfig.precision values, each run for every model")
     args = parser.parse_args(argv)
     if args.rows <= WARMUP_STEPS * args.batch_size:
         raise SystemExit(f"--rows must exceed {WARMUP_STEPS} warm-up batches ({WARMUP_STEPS * args.batch_size}).")
@@ -111,11 +113,14 @@ def main(argv=None):
     results = {"benchmark": "train_speed", "shape": "ads-bench-v1", "rows": len(train), "test_rows": len(test),
                "batch_size": args.batch_size, "train_metrics": args.train_metrics, "warmup_steps": WARMUP_STEPS,
                "data_s": time.perf_counter() - t0, "tensorflow": tf.__version__, "cpus": os.cpu_count(),
-               "machine": platform.machine(), "results": []}
-    for name in args.models.split(","):
-        result = run_one(name, spec, train_arrays, test_arrays, test, args.batch_size, args.train_metrics)
-        print(json.dumps(result), flush=True)
-        results["results"].append(result)
+               "machine": platform.machine(), "load_average_before": os.getloadavg(), "results": []}
+    for precision in args.precisions.split(","):
+        for name in args.models.split(","):
+            result = run_one(name, spec, train_arrays, test_arrays, test, args.batch_size, args.train_metrics,
+                             precision)
+            print(json.dumps(result), flush=True)
+            results["results"].append(result)
+    results["load_average_after"] = os.getloadavg()
     with open(args.out, "w", encoding="utf-8") as f:
         json.dump(results, f, indent=2)
 

@@ -32,19 +32,21 @@ class MultiTaskModel(tfrs.models.Model):
         super().__init__(**kwargs)
         self.model_config = config if isinstance(config, ModelConfig) else ModelConfig.from_dict(config)
         cfg = self.model_config
-        self.embedding = SharedEmbedding(cfg.features.to_dict(), name="shared_embedding")
-        self.cross_layers = [tfrs.layers.dcn.Cross(name=f"cross_{i}") for i in range(cfg.num_cross_layers)]
+        policy = keras.mixed_precision.Policy(cfg.precision)
+        self.embedding = SharedEmbedding(cfg.features.to_dict(), name="shared_embedding", dtype=policy)
+        self.cross_layers = [tfrs.layers.dcn.Cross(name=f"cross_{i}", dtype=policy) for i in range(cfg.num_cross_layers)]
         num_towers = len(cfg.tower_names)
         if cfg.backbone == "mmoe":
             self.backbone = MMoE(num_experts=cfg.num_experts, expert_units=cfg.expert_units,
-                                 num_tasks=num_towers, name="mmoe")
+                                 num_tasks=num_towers, name="mmoe", dtype=policy)
         elif cfg.backbone == "ple":
             self.backbone = PLE(num_levels=cfg.num_levels, num_shared_experts=cfg.num_shared_experts,
                                 num_task_experts=cfg.num_task_experts, expert_units=cfg.expert_units,
-                                num_tasks=num_towers, name="ple")
+                                num_tasks=num_towers, name="ple", dtype=policy)
         else:
-            self.backbone = SharedBottom(units=cfg.bottom_units, num_tasks=num_towers, name="shared_bottom")
-        self.towers = [Tower(units=cfg.tower_units, dropout=cfg.dropout, name=f"{t}_tower")
+            self.backbone = SharedBottom(units=cfg.bottom_units, num_tasks=num_towers, name="shared_bottom",
+                                         dtype=policy)
+        self.towers = [Tower(units=cfg.tower_units, dropout=cfg.dropout, name=f"{t}_tower", dtype=policy)
                        for t in cfg.tower_names]
         self.tasks = self._make_tasks(cfg)
         self.task_weighting = TaskWeighting(task_names=cfg.task_names, task_weights=cfg.task_weights,
@@ -84,7 +86,8 @@ class MultiTaskModel(tfrs.models.Model):
     def logits(self, features, training=False) -> Dict[str, tf.Tensor]:
         """Internal outputs the tasks read: tower logits and log pCTCVR."""
         towers = dict(zip(self.model_config.tower_names, self._representations(features, training)))
-        out = {f"{t}_logit": tower(towers[t], training=training) for t, tower in
+        # Losses and probabilities in float32, also under a mixed_bfloat16 policy.
+        out = {f"{t}_logit": tf.cast(tower(towers[t], training=training), tf.float32) for t, tower in
                zip(self.model_config.tower_names, self.towers)}
         out[names.LOG_P_CTCVR] = tf.math.log_sigmoid(out[names.CTR_LOGIT]) + tf.math.log_sigmoid(
             out[names.CVR_LOGIT])

@@ -20,6 +20,7 @@ class TaskWeighting(keras.layers.Layer):
 
     def __init__(self, task_names: Sequence[str], task_weights: Dict[str, float], method: str = "fixed",
                  **kwargs):
+        kwargs.setdefault("dtype", "float32")  # stays float32 under mixed precision
         super().__init__(**kwargs)
         if method not in names.WEIGHTINGS:
             raise ValueError(f"TaskWeighting: method must be one of {names.WEIGHTINGS}, got {method!r}.")

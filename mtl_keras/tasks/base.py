@@ -17,6 +17,7 @@ class Task(keras.layers.Layer):
     """
 
     def __init__(self, name: str, num_calibration_bins: int = 10, auc_thresholds: int = 200, **kwargs):
+        kwargs.setdefault("dtype", "float32")  # losses stay float32 under mixed precision
         super().__init__(name=name, **kwargs)
         if num_calibration_bins < 1:
             raise ValueError(f"Task {name!r}: num_calibration_bins must be >= 1, got {num_calibration_bins}.")

@@ -17,6 +17,7 @@ class WinPropensityWeights(keras.layers.Layer):
     """
 
     def __init__(self, floor: float = 0.05, clip: float = 20.0, self_normalize: bool = True, **kwargs):
+        kwargs.setdefault("dtype", "float32")  # stays float32 under mixed precision
         super().__init__(**kwargs)
         if not 0.0 < floor <= 1.0:
             raise ValueError(f"WinPropensityWeights: floor must be in (0, 1], got {floor}.")

@@ -134,3 +134,14 @@ def test_batch_without_clicks_and_all_zero_labels_gives_finite_loss(data):
         arrays = training.prepare(frame, model.model_config)
         loss = model.compute_loss({k: tf.constant(v) for k, v in arrays.items()}, training=True)
         assert np.isfinite(loss.numpy())
+
+
+def test_mixed_bfloat16_learns_with_float32_variables_and_outputs(data):
+    train, test, spec = data
+    config = ModelConfig(features=spec, backbone="mmoe", objective="escm2_dr", precision="mixed_bfloat16", **SMALL)
+    model, _ = training.train(config, train, verbose=0)
+    assert all(v.dtype == tf.float32 for v in model.trainable_variables)
+    outputs = model(features_of(test, spec))
+    assert all(v.dtype == tf.float32 for v in outputs.values())
+    report = training.evaluate(model, test)
+    assert report[names.CTR]["auc"] > 0.7 and report[names.CVR]["auc"] > 0.6, report
