@@ -43,7 +43,7 @@ def register_demo(subparsers) -> None:
         description="Simulates a bid-request log with ground truth, runs the TFX pipeline on it with the local "
         "runner and prints seconds per component, the per-task evaluation and the pushed model's path.",
     )
-    parser.add_argument("--workdir", default="demo_output", help="where data, pipeline artifacts and models go")
+    parser.add_argument("--workdir", default="demo_out", help="where data, pipeline artifacts and models go")
     parser.add_argument("--requests", type=int, default=200_000, help="simulated bid requests")
     parser.add_argument("--seed", type=int, default=0)
     parser.set_defaults(func=_demo)
@@ -155,6 +155,12 @@ def _demo(args: argparse.Namespace) -> int:
     workdir = Workdir(os.path.abspath(args.workdir))
     print(f"mtl-ads demo: {args.requests} simulated requests, artifacts under {workdir.base}", flush=True)
     report = run_simulated(workdir, demo_simulation(args.requests, args.seed), slice_features=["device"])
+    wall = time.perf_counter() - start
     print(report.format())
-    print(f"demo wall time (simulation included): {time.perf_counter() - start:.1f} s")
+    print(f"demo wall time (simulation included): {wall:.1f} s")
+    # A record of the run for comparisons across machines (the load average says how busy this one was).
+    record = {**report.to_dict(), "requests": args.requests, "demo_wall_seconds": wall,
+              "load_average": os.getloadavg(), "cpus": os.cpu_count()}
+    with open(os.path.join(workdir.base, "demo_report.json"), "w", encoding="utf-8") as f:
+        json.dump(record, f, indent=2)
     return 0 if report.pushed_path else 1

@@ -22,6 +22,16 @@ class RunReport:
     metrics: Dict[str, Dict[str, float]]
     seconds: float
 
+    def to_dict(self) -> Dict:
+        return {
+            "run_id": self.run_id,
+            "components": [dataclasses.asdict(r) for r in self.components],
+            "blessed": self.blessed,
+            "pushed_path": self.pushed_path,
+            "metrics": self.metrics,
+            "seconds": self.seconds,
+        }
+
     def format(self) -> str:
         lines = [run_summary.format_table(self.components), ""]
         for output, values in self.metrics.items():

@@ -18,7 +18,7 @@ from tfx_pipeline.trainer import trainer_custom_config
 DATA_FORMATS = {"tfrecord": "*.tfrecord*", "csv": "*.csv"}  # format -> default file pattern
 PREPROCESSING_FN = "transform.preprocessing.preprocessing_fn"
 RUN_FN = "tfx_pipeline.trainer.run_fn"
-DEFAULT_WIN_MODEL = {"kind": "lognormal_aft", "max_fit_rows": 50_000}
+DEFAULT_WIN_MODEL = {"kind": "lognormal_aft", "max_fit_rows": 20_000}
 
 # Component ids, in DAG order (tests and summaries refer to them).
 EXAMPLE_GEN = "ExampleGen"

@@ -1,0 +1,61 @@
+"""The Trainer's input pipeline and config checks, on the tiny run's Transform output."""
+import glob
+import os
+
+import mtl_keras  # noqa: F401
+import numpy as np
+import pytest
+
+from mtl_keras import names
+from mtl_keras.config import ModelConfig
+from mtl_keras.features import CategoricalFeature, FeatureSpec
+from mtl_keras.simulation import feature_spec
+from transform.config import TransformConfig
+from tfx_pipeline.presets import tiny_model_config, tiny_simulation
+from tfx_pipeline.trainer import make_dataset, parse_custom_config, train_and_export, trainer_custom_config
+
+
+def _transform_paths(workdir):
+    root = workdir.pipeline_root
+    return (sorted(glob.glob(os.path.join(root, "Transform", "transformed_examples", "*", "Split-train", "*"))),
+            sorted(glob.glob(os.path.join(root, "Transform", "transform_graph", "*")))[-1])
+
+
+def test_dataset_holds_only_won_impressions_with_p_win(tiny_runs):
+    import tensorflow_transform as tft
+    from transform.feature_spec import transformed_feature_spec
+
+    workdir, _ = tiny_runs
+    files, graph = _transform_paths(workdir)
+    tft_output = tft.TFTransformOutput(graph)
+    raw = tiny_model_config(feature_spec(tiny_simulation(), embedding_dim=4))
+    spec = transformed_feature_spec(raw.features, TransformConfig(), tft_output)
+    config = ModelConfig.from_dict({**raw.to_dict(), "features": spec.to_dict()})
+    batches = list(make_dataset(files, tft_output, config, shuffle=False, batch_size=256))
+    won = np.concatenate([b[names.WON].numpy() for b in batches])
+    p_win = np.concatenate([b[names.P_WIN].numpy() for b in batches])
+    assert len(won) > 100 and np.all(won == 1)
+    assert np.all((p_win > 0) & (p_win <= 1))
+    assert all(len(b[names.CLICK]) <= 256 for b in batches)
+    for feature in spec.categorical:  # transformed ids lie inside the model's tables
+        ids = np.concatenate([b[feature.name].numpy() for b in batches])
+        assert ids.min() >= 0 and ids.max() < feature.vocabulary_size
+
+
+def test_config_naming_a_feature_missing_from_the_schema_fails_at_once(tiny_runs, tmp_path):
+    workdir, _ = tiny_runs
+    files, graph = _transform_paths(workdir)
+    raw = tiny_model_config(feature_spec(tiny_simulation(), embedding_dim=4))
+    spec = FeatureSpec(categorical=[*raw.features.categorical, CategoricalFeature("publisher", vocabulary_size=9)],
+                       numeric=raw.features.numeric)
+    bad = ModelConfig.from_dict({**raw.to_dict(), "features": spec.to_dict()})
+    with pytest.raises(ValueError, match="'publisher'"):
+        train_and_export(files, graph, str(tmp_path / "model"), trainer_custom_config(bad, TransformConfig()))
+    assert not (tmp_path / "model").exists()
+
+
+def test_custom_config_must_hold_a_model_config():
+    with pytest.raises(ValueError, match="model_config"):
+        parse_custom_config({"transform": {}})
+    with pytest.raises(ValueError, match="unknown keys"):
+        parse_custom_config({"model_config": {"features": {"numeric": [{"name": "x"}]}, "nope": 1}})
