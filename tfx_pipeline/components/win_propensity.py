@@ -4,12 +4,12 @@ Outputs (1) every request with `p_win` added, for Transform and training, (2) a 
 `p_win` and only the model's features and funnel columns (so ground truth never reaches
 Transform or serving), (3) the won impressions with the TFMA weights `eval_ipw` (1/p_win,
 floored and clipped) and `eval_ipw_clicked` (click × that), and (4) the fitted win model as JSON.
-Scoring runs in Beam, one batch of records at a time.
+Scoring runs in Beam, one input shard per element (see _ScoreFileFn).
 """
 
 import json
 import os
-from typing import Dict, List
+from typing import Dict
 
 import apache_beam as beam
 import numpy as np
@@ -42,15 +42,20 @@ def make_scored_schema(schema, feature_spec: FeatureSpec):
     return out
 
 
-class _ScoreFn(beam.DoFn):
-    """Adds p_win to a batch of serialized tf.Examples; emits won rows with eval weights on a side tag."""
+class _ScoreFileFn(beam.DoFn):
+    """Scores one input shard and writes its two output shards; yields (split, requests, impressions).
 
-    IMPRESSIONS = "impressions"
+    Whole files per element: Beam's per-record overhead on the DirectRunner cost more than the
+    scoring itself, and shards are the unit of parallelism on Dataflow as well.
+    """
 
-    def __init__(self, win_model: Dict, parse_spec_columns: Dict[str, str], floor: float, clip: float):
+    def __init__(self, win_model: Dict, column_kinds: Dict[str, str], floor: float, clip: float,
+                 requests_uri: str, impressions_uri: str, batch_size: int = 8192):
         self._win_model = win_model
-        self._columns = parse_spec_columns
+        self._columns = column_kinds
         self._floor, self._clip = floor, clip
+        self._requests_uri, self._impressions_uri = requests_uri, impressions_uri
+        self._batch_size = batch_size
 
     def setup(self):
         import tensorflow as tf
@@ -61,22 +66,35 @@ class _ScoreFn(beam.DoFn):
         dtypes = {"int": tf.int64, "float": tf.float32}
         self._spec = {c: tf.io.VarLenFeature(dtypes[k]) for c, k in self._columns.items()}
 
-    def process(self, batch: List[bytes]):
+    def process(self, element):
         import tensorflow as tf
 
-        frame = examples_io.parse_frame(batch, self._spec)
-        p_win = self._model.predict_p_win(frame).astype(np.float32)
-        ipw = np.minimum(1.0 / np.maximum(p_win, self._floor), self._clip).astype(np.float32)
-        won = frame[names.WON].to_numpy() == 1
-        click = frame[names.CLICK].to_numpy(np.float32)
-        for i, record in enumerate(batch):
-            example = tf.train.Example.FromString(record)
-            example.features.feature[names.P_WIN].float_list.value[:] = [p_win[i]]
-            yield example.SerializeToString()
-            if won[i]:
-                example.features.feature[names.EVAL_IPW].float_list.value[:] = [ipw[i]]
-                example.features.feature[names.EVAL_IPW_CLICKED].float_list.value[:] = [click[i] * ipw[i]]
-                yield beam.pvalue.TaggedOutput(self.IMPRESSIONS, example.SerializeToString())
+        split, index, count, path = element
+        name = f"{_RECORDS}-{index:05d}-of-{count:05d}.gz"
+        outputs = [os.path.join(uri, f"Split-{split}", name) for uri in (self._requests_uri, self._impressions_uri)]
+        for out in outputs:
+            tf.io.gfile.makedirs(os.path.dirname(out))
+        written = [0, 0]
+        compression = "GZIP" if path.endswith(".gz") else ""
+        with tf.io.TFRecordWriter(outputs[0], "GZIP") as requests, tf.io.TFRecordWriter(outputs[1], "GZIP") as won_rows:
+            for batch in tf.data.TFRecordDataset(path, compression_type=compression).batch(self._batch_size):
+                records = batch.numpy()
+                frame = examples_io.parse_frame(records, self._spec)
+                p_win = self._model.predict_p_win(frame).astype(np.float32)
+                ipw = np.minimum(1.0 / np.maximum(p_win, self._floor), self._clip).astype(np.float32)
+                won = frame[names.WON].to_numpy() == 1
+                click = frame[names.CLICK].to_numpy(np.float32)
+                for i, record in enumerate(records):
+                    example = tf.train.Example.FromString(record)
+                    example.features.feature[names.P_WIN].float_list.value[:] = [p_win[i]]
+                    requests.write(example.SerializeToString())
+                    if won[i]:
+                        example.features.feature[names.EVAL_IPW].float_list.value[:] = [ipw[i]]
+                        example.features.feature[names.EVAL_IPW_CLICKED].float_list.value[:] = [click[i] * ipw[i]]
+                        won_rows.write(example.SerializeToString())
+                written[0] += len(records)
+                written[1] += int(won.sum())
+        yield split, written[0], written[1]
 
 
 @tfx.dsl.components.component(use_beam=True)
@@ -115,21 +133,17 @@ def WinPropensity(
     io_utils.write_pbtxt_file(os.path.join(scored_schema.uri, "schema.pbtxt"), make_scored_schema(schema_proto, spec))
 
     kinds = {c: "int" if parse_spec[c].dtype.is_integer else "float" for c in columns}
+    shards = []
+    for split in splits:
+        files = examples_io.split_files(examples.uri, split)
+        shards += [(split, i, len(files), f) for i, f in enumerate(files)]
+    score = _ScoreFileFn(model.to_dict(), kinds, propensity_floor, weight_clip, scored_examples.uri, impressions.uri)
     with beam_pipeline as pipeline:
-        for split in splits:
-            scored = (
-                pipeline
-                | f"Read[{split}]" >> beam.io.ReadFromTFRecord(os.path.join(examples.uri, f"Split-{split}", "*"))
-                | f"Batch[{split}]" >> beam.BatchElements(min_batch_size=512, max_batch_size=8192)
-                | f"Score[{split}]" >> beam.ParDo(
-                    _ScoreFn(model.to_dict(), kinds, propensity_floor, weight_clip)
-                ).with_outputs(_ScoreFn.IMPRESSIONS, main="requests")
-            )
-            for label, output, records in (
-                ("requests", scored_examples, scored.requests), ("impressions", impressions, scored.impressions)
-            ):
-                _ = records | f"Write[{split}][{label}]" >> beam.io.WriteToTFRecord(
-                    os.path.join(output.uri, f"Split-{split}", _RECORDS), file_name_suffix=".gz"
-                )
+        _ = (
+            pipeline
+            | "Shards" >> beam.Create(shards)
+            | "Reshuffle" >> beam.Reshuffle()  # one worker per shard on distributed runners
+            | "Score" >> beam.ParDo(score)
+        )
     for output in (scored_examples, impressions):
         output.split_names = standard_artifact_utils.encode_split_names(splits)
