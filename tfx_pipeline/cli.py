@@ -118,6 +118,11 @@ def _run(args: argparse.Namespace) -> int:
 
     if not os.path.isdir(args.data):
         raise ValueError(f"--data {args.data!r} is not a directory.")
+    if args.format == "csv":
+        from tfx_pipeline.examples_io import check_csv_headers
+        from tfx_pipeline.pipeline import DATA_FORMATS
+
+        check_csv_headers(args.data, args.pattern or DATA_FORMATS["csv"])
     metadata_path = args.metadata or metadata_path_for(args.pipeline_root)
     pipeline = create_pipeline(**_pipeline_args(args), metadata_path=metadata_path,
                                beam_pipeline_args=beam_args(args.beam_mode, args.beam_workers),

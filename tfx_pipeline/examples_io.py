@@ -65,3 +65,25 @@ def read_frame(files: Sequence[str], parse_spec: Dict[str, object], max_rows: Op
             break
     frame = pd.concat(frames, ignore_index=True)
     return frame.iloc[:max_rows] if max_rows is not None else frame
+
+
+def check_csv_headers(data_root: str, pattern: str) -> None:
+    """Raises a ValueError for CSV files whose header quotes column names.
+
+    CsvExampleGen splits the header on commas without unquoting, so `"user_id"` would become a
+    column named with its quotes and every feature would look missing.
+    """
+    import tensorflow as tf
+
+    files = sorted(tf.io.gfile.glob(os.path.join(data_root, pattern)))
+    if not files:
+        raise ValueError(f"No CSV files match {pattern!r} in {data_root!r}.")
+    for path in files:
+        with tf.io.gfile.GFile(path) as f:
+            header = f.readline().strip()
+        quoted = [name for name in header.split(",") if name.startswith('"') or name.startswith("'")]
+        if quoted:
+            raise ValueError(
+                f"CSV file {path!r} quotes its column names ({', '.join(quoted[:3])}, ...); CsvExampleGen would keep "
+                "the quotes in the names. Fix: write the header without quotes, or convert the data to TFRecords."
+            )

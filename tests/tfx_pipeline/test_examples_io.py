@@ -40,3 +40,21 @@ def test_scored_schema_keeps_features_and_funnel_adds_p_win_and_drops_ground_tru
     assert [f.name for f in scored.feature] == ["ad", "price", names.CLICK, names.P_WIN]
     p_win = scored.feature[-1]
     assert p_win.type == schema_pb2.FLOAT and p_win.presence.min_fraction == 1.0 and p_win.shape.dim[0].size == 1
+
+
+def test_quoted_csv_headers_are_rejected_before_the_pipeline_runs(tmp_path, capsys):
+    import pytest
+
+    from mtl_keras.cli import main
+    from tfx_pipeline.examples_io import check_csv_headers
+
+    (tmp_path / "plain.csv").write_text("ad,click\n1,0\n")
+    check_csv_headers(str(tmp_path), "plain.csv")
+    (tmp_path / "quoted.csv").write_text('"ad","click"\n1,0\n')
+    with pytest.raises(ValueError, match='quotes its column names'):
+        check_csv_headers(str(tmp_path), "*.csv")
+    with pytest.raises(ValueError, match="No CSV files"):
+        check_csv_headers(str(tmp_path), "*.tsv")
+    code = main(["pipeline", "run", "--data", str(tmp_path), "--format", "csv", "--pattern", "quoted.csv",
+                 "--pipeline-root", str(tmp_path / "root"), "--serving-dir", str(tmp_path / "serving")])
+    assert code == 2 and '"ad"' in capsys.readouterr().err
