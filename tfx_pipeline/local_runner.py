@@ -35,7 +35,9 @@ class RunReport:
     def format(self) -> str:
         lines = [run_summary.format_table(self.components), ""]
         for output, values in self.metrics.items():
-            shown = ", ".join(f"{k}={v:.4f}" for k, v in sorted(values.items()))
+            # Against a baseline TFMA adds a *_diff per metric; the AUC change is the one blessing uses.
+            shown = ", ".join(f"{k}={v:.4f}" for k, v in sorted(values.items())
+                              if not k.endswith("_diff") or k == "auc_diff")
             lines.append(f"{output:8s} {shown}")
         lines.append(f"blessed: {self.blessed}")
         lines.append(f"pushed model: {self.pushed_path or 'nothing pushed'}")
