@@ -51,8 +51,8 @@ def test_stacked_kernel_is_one_batched_op_per_layer():
     assert [tuple(k.shape) for k in layer.expert_kernels] == [(6, 4, 6), (6, 6, 3)]
     graph = tf.function(lambda x: layer(x)).get_concrete_function(tf.TensorSpec([None, 4])).graph
     matmuls = [op for op in graph.get_operations() if op.type in ("BatchMatMulV2", "BatchMatMulV3", "MatMul", "Einsum")]
-    # 2 expert layers + task gates + shared gate + mixing, whatever the number of experts.
-    assert len(matmuls) == 5, [op.type for op in matmuls]
+    # 2 expert layers + task gates + shared gate + gate selection + mixing, whatever the number of experts.
+    assert len(matmuls) == 6, [op.type for op in matmuls]
 
 
 def test_hand_computed_values():
