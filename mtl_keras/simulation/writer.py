@@ -107,7 +107,11 @@ def _write_chunk(frame: pd.DataFrame, path: pathlib.Path, format: str) -> None:
     else:
         import pyarrow.csv as pcsv
 
-        pcsv.write_csv(table, path)
+        # pyarrow quotes header names, and TFX's CsvExampleGen keeps the quotes in the column names:
+        # write a plain header, then the rows.
+        with open(path, "wb") as f:
+            f.write((",".join(frame.columns) + "\n").encode("utf-8"))
+            pcsv.write_csv(table, f, write_options=pcsv.WriteOptions(include_header=False))
 
 
 def _read_chunk(path: pathlib.Path, format: str, dtypes: Dict[str, str]) -> pd.DataFrame:

@@ -57,3 +57,11 @@ def test_refuses_to_overwrite_and_rejects_unknown_format(tmp_path):
     with pytest.raises(ValueError, match="summary.json"):
         read_dataset(tmp_path / "missing")
     assert np.isfinite(read_dataset(tmp_path, max_rows=4)[names.BID_PRICE]).all()
+
+
+def test_csv_header_is_unquoted_for_csv_example_gen(tmp_path):
+    from mtl_keras.simulation import SimulationConfig, write_dataset
+
+    write_dataset(SimulationConfig(num_requests=200, seed=3), tmp_path, format="csv")
+    header = next(tmp_path.glob("requests-*.csv")).read_text().splitlines()[0]
+    assert '"' not in header and header.split(",")[0] == "user_id"
