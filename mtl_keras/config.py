@@ -5,7 +5,7 @@ import dataclasses
 import json
 from typing import Any, Dict, List, Optional
 
-from mtl_keras import names
+from mtl_keras import dataclass_dict, names
 from mtl_keras.features import FeatureSpec
 
 # Default λ per task; ESMM trains the CVR tower only through CTCVR, so its CVR loss weight is 0.
@@ -117,14 +117,10 @@ class ModelConfig:
 
     @classmethod
     def from_dict(cls, data: Dict[str, Any]) -> "ModelConfig":
-        allowed = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(data) - allowed
-        if unknown:
-            raise ValueError(f"ModelConfig: unknown keys {sorted(unknown)}; allowed keys are {sorted(allowed)}.")
         if "features" not in data:
             raise ValueError("ModelConfig: 'features' is missing; give a FeatureSpec dict "
                              "({'categorical': [...], 'numeric': [...]}).")
-        return cls(**data)
+        return dataclass_dict.from_dict(cls, data)
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2)

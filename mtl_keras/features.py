@@ -5,7 +5,7 @@ import dataclasses
 import json
 from typing import Any, Dict, List, Optional, Sequence
 
-from mtl_keras import names
+from mtl_keras import dataclass_dict, names
 
 
 @dataclasses.dataclass(frozen=True)
@@ -113,8 +113,8 @@ class FeatureSpec:
         if unknown:
             raise ValueError(f"FeatureSpec: unknown keys {sorted(unknown)}; expected 'categorical' and 'numeric'.")
         return cls(
-            categorical=[_from_fields(CategoricalFeature, f) for f in data.get("categorical", [])],
-            numeric=[_from_fields(NumericFeature, f) for f in data.get("numeric", [])],
+            categorical=[dataclass_dict.from_dict(CategoricalFeature, f) for f in data.get("categorical", [])],
+            numeric=[dataclass_dict.from_dict(NumericFeature, f) for f in data.get("numeric", [])],
         )
 
     def to_json(self) -> str:
@@ -123,14 +123,6 @@ class FeatureSpec:
     @classmethod
     def from_json(cls, text: str) -> "FeatureSpec":
         return cls.from_dict(json.loads(text))
-
-
-def _from_fields(kind, data: Dict[str, Any]):
-    allowed = {f.name for f in dataclasses.fields(kind)}
-    unknown = set(data) - allowed
-    if unknown:
-        raise ValueError(f"{kind.__name__}: unknown keys {sorted(unknown)}; allowed keys are {sorted(allowed)}.")
-    return kind(**data)
 
 
 def _check_name(name: str, field: str) -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Dict, Mapping, Optional
 
+from mtl_keras import dataclass_dict
+
 NUMERIC_TRANSFORMS = ("zscore", "log", "bucketize")
 
 
@@ -51,11 +53,7 @@ class TransformConfig:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "TransformConfig":
-        allowed = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(data) - allowed
-        if unknown:
-            raise ValueError(f"TransformConfig: unknown keys {sorted(unknown)}; allowed keys are {sorted(allowed)}.")
-        return cls(**data)
+        return dataclass_dict.from_dict(cls, data)
 
 
 def _positive_int(field: str, value: Any, minimum: int) -> None:

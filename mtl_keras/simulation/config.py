@@ -4,7 +4,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Dict, List, Optional, Tuple
 
-from mtl_keras import names
+from mtl_keras import dataclass_dict, names
 
 # Default vocabulary sizes of the named categorical features; extra ones (cat_<i>) get the last.
 _DEFAULT_VOCABULARY = {"user_id": 10_000, "ad_id": 1_000, "campaign_id": 100, "site_id": 200, "device": 4, "hour": 24}
@@ -100,11 +100,7 @@ class SimulationConfig:
 
     @classmethod
     def from_dict(cls, data: Dict[str, Any]) -> "SimulationConfig":
-        allowed = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(data) - allowed
-        if unknown:
-            raise ValueError(f"SimulationConfig: unknown keys {sorted(unknown)}; allowed keys are {sorted(allowed)}.")
-        return cls(**data)
+        return dataclass_dict.from_dict(cls, data)
 
 
 def _check_int(config: SimulationConfig, field: str, minimum: int) -> None:
