@@ -23,7 +23,8 @@ def test_lazy_adam_equals_adam_when_every_row_is_touched_and_on_dense_variables(
     lazy = run(LazyAdam(0.1), ids)
     plain = run(keras.optimizers.Adam(0.1), ids)
     np.testing.assert_allclose(lazy[0], plain[0], rtol=1e-5)
-    np.testing.assert_allclose(lazy[1], plain[1], rtol=1e-6)
+    # Dense variables go through the fused kernel: same formula, float32 rounding may differ.
+    np.testing.assert_allclose(lazy[1], plain[1], rtol=1e-5)
 
 
 def test_lazy_adam_leaves_untouched_rows_alone():
