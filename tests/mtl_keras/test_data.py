@@ -26,3 +26,19 @@ def test_columns_stay_aligned_after_shuffling():
     dataset = make_dataset({"a": np.arange(100), "b": np.arange(100) * 10}, 16, shuffle=True)
     for batch in dataset:
         np.testing.assert_array_equal(batch["b"].numpy(), batch["a"].numpy() * 10)
+
+
+def test_mixed_dtypes_and_multi_dim_columns_keep_dtype_shape_and_alignment():
+    arrays = {"i": np.arange(50, dtype=np.int64), "f": np.arange(50, dtype=np.float32) / 2,
+              "j": np.arange(50, dtype=np.int64) * 3, "m": np.arange(100, dtype=np.float64).reshape(50, 2)}
+    for shuffle in (False, True):
+        batches = list(make_dataset(arrays, 8, shuffle=shuffle))
+        assert [b["i"].shape[0] for b in batches] == [8] * 6 + [2]
+        for b in batches:
+            assert list(b) == ["i", "f", "j", "m"]
+            assert (b["i"].dtype.name, b["f"].dtype.name, b["m"].dtype.name) == ("int64", "float32", "float64")
+            i = b["i"].numpy()
+            np.testing.assert_array_equal(b["j"].numpy(), i * 3)
+            np.testing.assert_array_equal(b["f"].numpy(), i / 2)
+            np.testing.assert_array_equal(b["m"].numpy(), np.stack([2 * i, 2 * i + 1], axis=1))
+        assert sorted(np.concatenate([b["i"].numpy() for b in batches])) == list(range(50))
