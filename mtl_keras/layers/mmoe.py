@@ -37,7 +37,8 @@ class MMoE(keras.layers.Layer):
     def build(self, input_shape):
         self.experts = MixtureOfExperts(
             num_tasks=self.num_tasks, num_task_experts=0, num_shared_experts=self.num_experts,
-            expert_units=self.expert_units, shared_gate=False, activation=self.activation, name="experts")
+            expert_units=self.expert_units, shared_gate=False, activation=self.activation, name="experts",
+            dtype=self.dtype_policy)
         self.experts.build(input_shape)
         super().build(input_shape)
 

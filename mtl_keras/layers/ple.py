@@ -59,7 +59,8 @@ class PLE(keras.layers.Layer):
             cgc = MixtureOfExperts(
                 num_tasks=self.num_tasks, num_task_experts=self.num_task_experts,
                 num_shared_experts=self.num_shared_experts, expert_units=self.expert_units,
-                shared_gate=not final, activation=self.activation, name=f"cgc_{level}")
+                shared_gate=not final, activation=self.activation, name=f"cgc_{level}",
+                dtype=self.dtype_policy)
             cgc.build(shape)
             self.levels.append(cgc)
             shape = tf.TensorShape([shape[0], self.num_tasks + 1, self.expert_units[-1]])

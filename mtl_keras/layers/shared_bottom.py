@@ -26,7 +26,7 @@ class SharedBottom(keras.layers.Layer):
     def build(self, input_shape):
         self.dense_layers = []
         for i, width in enumerate(self.units):
-            layer = keras.layers.Dense(width, activation=self.activation, name=f"dense_{i}")
+            layer = keras.layers.Dense(width, activation=self.activation, name=f"dense_{i}", dtype=self.dtype_policy)
             layer.build(input_shape)
             input_shape = layer.compute_output_shape(input_shape)
             self.dense_layers.append(layer)

@@ -26,13 +26,13 @@ class Tower(keras.layers.Layer):
     def build(self, input_shape):
         self.dense_layers, self.dropout_layers = [], []
         for i, width in enumerate(self.units):
-            layer = keras.layers.Dense(width, activation=self.activation, name=f"dense_{i}")
+            layer = keras.layers.Dense(width, activation=self.activation, name=f"dense_{i}", dtype=self.dtype_policy)
             layer.build(input_shape)
             input_shape = layer.compute_output_shape(input_shape)
             self.dense_layers.append(layer)
             if self.dropout > 0:
-                self.dropout_layers.append(keras.layers.Dropout(self.dropout, name=f"dropout_{i}"))
-        self.logit = keras.layers.Dense(1, name="logit")
+                self.dropout_layers.append(keras.layers.Dropout(self.dropout, name=f"dropout_{i}", dtype=self.dtype_policy))
+        self.logit = keras.layers.Dense(1, name="logit", dtype=self.dtype_policy)
         self.logit.build(input_shape)
         super().build(input_shape)
 

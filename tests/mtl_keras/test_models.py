@@ -141,6 +141,12 @@ def test_mixed_bfloat16_learns_with_float32_variables_and_outputs(data):
     config = ModelConfig(features=spec, backbone="mmoe", objective="escm2_dr", precision="mixed_bfloat16", **SMALL)
     model, _ = training.train(config, train, verbose=0)
     assert all(v.dtype == tf.float32 for v in model.trainable_variables)
+    # Sublayers built inside layers must inherit the policy: the experts' and towers' matmuls run in bfloat16.
+    graph = tf.function(model.call).get_concrete_function(
+        {k: tf.TensorSpec([None], v.dtype) for k, v in features_of(test, spec).items()}).graph
+    matmul_dtypes = {op.get_attr("T").name for op in graph.get_operations()
+                     if op.type in ("MatMul", "BatchMatMulV2")}
+    assert matmul_dtypes == {"bfloat16"}, matmul_dtypes
     outputs = model(features_of(test, spec))
     assert all(v.dtype == tf.float32 for v in outputs.values())
     report = training.evaluate(model, test)
