@@ -129,7 +129,8 @@ class MixtureOfExperts(keras.layers.Layer):
         self._mixing_matrix = selection[:zero]
 
     def call(self, inputs, return_gate_weights: bool = False):
-        tasks = self.num_tasks
+        tasks, experts, size = self.num_tasks, self.num_experts_total, self.task_gate_size
+        last = len(self.expert_units) - 1
         if self._separate_inputs:
             rows = tf.transpose(inputs, [1, 0, 2])  # [tasks + 1, batch, d]
             if self.num_task_experts == 0:
@@ -137,38 +138,67 @@ class MixtureOfExperts(keras.layers.Layer):
             else:
                 expert_inputs = tf.gather(rows, self._expert_input_row)
             task_logits = tf.transpose(tf.matmul(rows[:tasks], self.task_gate_kernel), [1, 0, 2])
-            shared_input = rows[tasks]
+            task_logits = task_logits + self.task_gate_bias
+            shared_logits = None
+            if self.shared_gate:
+                shared_logits = tf.matmul(rows[tasks], self.shared_gate_kernel) + self.shared_gate_bias
+            hidden = self._expert_layer(0, tf.matmul(expert_inputs, self.expert_kernels[0]), last == 0)
         else:
-            expert_inputs = inputs[tf.newaxis]  # [1, batch, d], broadcast by the batched matmul
-            task_logits = tf.einsum("bi,tie->bte", inputs, self.task_gate_kernel)
-            shared_input = inputs
-        task_weights = tf.nn.softmax(task_logits + self.task_gate_bias, axis=-1)  # [batch, tasks, size]
-
-        hidden = expert_inputs
-        for kernel, bias in zip(self.expert_kernels, self.expert_biases):
-            hidden = self._activation(tf.matmul(hidden, kernel) + bias[:, tf.newaxis, :])  # [experts, batch, u]
-
-        gate_weights = [task_weights[:, k] for k in range(tasks)] if return_gate_weights else None
-        flat = [tf.reshape(task_weights, [-1, tasks * self.task_gate_size])]
-        if self.shared_gate:
-            shared_weights = tf.nn.softmax(tf.matmul(shared_input, self.shared_gate_kernel) + self.shared_gate_bias)
-            flat.append(shared_weights)
-            if return_gate_weights:
-                gate_weights.append(shared_weights)
+            hidden, task_logits, shared_logits = self._first_layer_and_gates(inputs, last == 0)
+        for i in range(1, last + 1):
+            hidden = self._expert_layer(i, tf.matmul(hidden, self.expert_kernels[i]), i == last)
+        # hidden: [batch, experts, units]
+        task_weights = tf.nn.softmax(task_logits, axis=-1)  # [batch, tasks, size]
+        shared_weights = tf.nn.softmax(shared_logits, axis=-1) if self.shared_gate else None
         if self.num_task_experts == 0:
             # Every gate sees every expert in order: the gate weights are the mixing matrix.
             mixing = task_weights
             if self.shared_gate:
                 mixing = tf.concat([task_weights, shared_weights[:, tf.newaxis]], axis=1)
         else:
+            flat = [tf.reshape(task_weights, [-1, tasks * size])] + ([shared_weights] if self.shared_gate else [])
             flat_weights = tf.concat(flat, axis=1)
             selection = tf.constant(self._mixing_matrix, dtype=flat_weights.dtype)
-            mixing = tf.reshape(tf.matmul(flat_weights, selection), [-1, self.num_gates, self.num_experts_total])
-        # [batch, gates, experts] x [batch, experts, u]
-        outputs = tf.matmul(mixing, tf.transpose(hidden, [1, 0, 2]))
+            mixing = tf.reshape(tf.matmul(flat_weights, selection), [-1, self.num_gates, experts])
+        outputs = tf.matmul(mixing, hidden)  # [batch, gates, experts] x [batch, experts, units]
         if return_gate_weights:
-            return outputs, gate_weights
+            gate_weights = [task_weights[:, k] for k in range(tasks)]
+            return outputs, gate_weights + ([shared_weights] if self.shared_gate else [])
         return outputs
+
+    def _first_layer_and_gates(self, inputs, is_last: bool):
+        """One input for everything: the first layer of every expert and every gate is one GEMM
+        `[batch, d] x [d, experts * units + tasks * gate size (+ experts)]`; its gradients are two
+        GEMMs, where per-expert batched matmuls over a broadcast input cost more (measured)."""
+        tasks, experts, size = self.num_tasks, self.num_experts_total, self.task_gate_size
+        units = self.expert_units[0]
+        dim = inputs.shape[-1]
+        kernels = [tf.reshape(tf.transpose(self.expert_kernels[0], [1, 0, 2]), [dim, experts * units]),
+                   tf.reshape(tf.transpose(self.task_gate_kernel, [1, 0, 2]), [dim, tasks * size])]
+        biases = [tf.reshape(self.expert_biases[0], [-1]), tf.reshape(self.task_gate_bias, [-1])]
+        widths = [experts * units, tasks * size]
+        if self.shared_gate:
+            kernels.append(self.shared_gate_kernel)
+            biases.append(self.shared_gate_bias)
+            widths.append(experts)
+        z = tf.nn.bias_add(tf.matmul(inputs, tf.concat(kernels, axis=1)), tf.concat(biases, axis=0))
+        parts = tf.split(z, widths, axis=1)
+        hidden = tf.reshape(self._activation(parts[0]), [-1, experts, units])
+        if not is_last:
+            hidden = tf.transpose(hidden, [1, 0, 2])  # [experts, batch, units] for the next batched matmul
+        task_logits = tf.reshape(parts[1], [-1, tasks, size])
+        return hidden, task_logits, (parts[2] if self.shared_gate else None)
+
+    def _expert_layer(self, i: int, z, is_last: bool):
+        """Bias and activation of expert layer i on `z = [experts, batch, units]`. The last layer
+        returns `[batch, experts, units]` (the layout the mixing needs) and adds its bias as a flat
+        BiasAdd, whose gradient is cheaper than reducing a broadcast add over the batch."""
+        if not is_last:
+            return self._activation(z + self.expert_biases[i][:, tf.newaxis, :])
+        experts, units = self.num_experts_total, self.expert_units[i]
+        flat = tf.reshape(tf.transpose(z, [1, 0, 2]), [-1, experts * units])
+        flat = tf.nn.bias_add(flat, tf.reshape(self.expert_biases[i], [-1]))
+        return tf.reshape(self._activation(flat), [-1, experts, units])
 
     @property
     def output_dim(self) -> int:

@@ -46,13 +46,20 @@ def test_matches_a_loop_of_dense_experts(case):
     assert_same(layer(inputs), outputs)
 
 
+def _matmul_types(layer, spec):
+    graph = tf.function(lambda x: layer(x)).get_concrete_function(spec).graph
+    return [op.type for op in graph.get_operations() if op.type in ("BatchMatMulV2", "BatchMatMulV3", "MatMul", "Einsum")]
+
+
 def test_stacked_kernel_is_one_batched_op_per_layer():
     layer, inputs = _layer_and_inputs(2, 2, 2, True, False)
     assert [tuple(k.shape) for k in layer.expert_kernels] == [(6, 4, 6), (6, 6, 3)]
-    graph = tf.function(lambda x: layer(x)).get_concrete_function(tf.TensorSpec([None, 4])).graph
-    matmuls = [op for op in graph.get_operations() if op.type in ("BatchMatMulV2", "BatchMatMulV3", "MatMul", "Einsum")]
-    # 2 expert layers + task gates + shared gate + gate selection + mixing, whatever the number of experts.
-    assert len(matmuls) == 6, [op.type for op in matmuls]
+    # One input: first expert layer and both gates in one GEMM, layer 2, gate selection, mixing,
+    # whatever the number of experts.
+    assert len(_matmul_types(layer, tf.TensorSpec([None, 4]))) == 4
+    separate, _ = _layer_and_inputs(2, 2, 2, True, True)
+    # Separate inputs: 2 expert layers + task gates + shared gate + gate selection + mixing.
+    assert len(_matmul_types(separate, tf.TensorSpec([None, 3, 4]))) == 6
 
 
 def test_hand_computed_values():
