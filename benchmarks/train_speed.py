@@ -34,6 +34,8 @@ from mtl_keras.metrics import roc_auc  # noqa: E402
 from mtl_keras.models import build_model  # noqa: E402
 from mtl_keras.synthetic import ADS_BENCH_V1_VOCABULARIES, make_impressions  # noqa: E402
 
+import deepctr_baseline  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
+
 WARMUP_STEPS = 20
 MODELS = {
     "mmoe": dict(backbone="mmoe", num_experts=4),
@@ -67,10 +69,10 @@ def run_one(name, spec, train_arrays, test_arrays, test, batch_size, train_metri
     config = ModelConfig(features=spec, objective="esmm", expert_units=[128, 64], tower_units=[64, 32],
                          batch_size=batch_size, learning_rate=1e-3, epochs=1, train_metrics=train_metrics,
                          precision=precision, **MODELS[name])
+    timer = StepTimer()
+    start = time.perf_counter()  # wall time includes building the model and tracing the step
     model = build_model(config)
     dataset = make_dataset(train_arrays, batch_size, shuffle=True, seed=0)
-    timer = StepTimer()
-    start = time.perf_counter()
     model.fit(dataset, epochs=1, verbose=0, callbacks=[timer])
     wall = time.perf_counter() - start
     steps = len(timer.times)
@@ -81,7 +83,7 @@ def run_one(name, spec, train_arrays, test_arrays, test, batch_size, train_metri
     click, conv = test[names.CLICK].to_numpy(), test[names.CONVERSION].to_numpy()
     clicked = click == 1
     return {
-        "model": name, "backbone": config.backbone, "precision": precision, "steps": steps,
+        "model": name, "library": "mtl_keras", "backbone": config.backbone, "precision": precision, "steps": steps,
         "examples_per_sec": steady_examples / steady_s,
         "wall_s": wall,
         "auc_ctr": roc_auc(click, preds[names.P_CTR]),
@@ -101,8 +103,11 @@ def main(argv=None):
     parser.add_argument("--models", default="mmoe,ple,esmm")
     parser.add_argument("--train-metrics", action="store_true", help="update AUC/ECE metrics in train steps")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--precisions", default="float32,mixed_bfloat16",
+    parser.add_argument("--precisions", default="float32",
                         help="comma-separated ModelConfig.precision values, each run for every model")
+    parser.add_argument("--baseline", choices=("deepctr",),
+                        help="also train DeepCTR's model after each of ours on the same batches and report the "
+                             "ratios of this run (DeepCTR 0.9.4, pinned in the lock)")
     args = parser.parse_args(argv)
     if args.rows <= WARMUP_STEPS * args.batch_size:
         raise SystemExit(f"--rows must exceed {WARMUP_STEPS} warm-up batches ({WARMUP_STEPS * args.batch_size}).")
@@ -120,6 +125,17 @@ def main(argv=None):
                              precision)
             print(json.dumps(result), flush=True)
             results["results"].append(result)
+            if args.baseline:
+                base = deepctr_baseline.run(name, spec, train_arrays, test_arrays, test, args.batch_size, StepTimer,
+                                            WARMUP_STEPS)
+                print(json.dumps(base), flush=True)
+                results["results"].append(base)
+                results.setdefault("ratios", []).append({
+                    "model": name, "precision": precision,
+                    "examples_per_sec_ours_over_deepctr": result["examples_per_sec"] / base["examples_per_sec"],
+                    "wall_ours_over_deepctr": result["wall_s"] / base["wall_s"],
+                    "auc_ctr_diff": result["auc_ctr"] - base["auc_ctr"],
+                    "auc_ctcvr_diff": result["auc_ctcvr"] - base["auc_ctcvr"]})
     results["load_average_after"] = os.getloadavg()
     with open(args.out, "w", encoding="utf-8") as f:
         json.dump(results, f, indent=2)
