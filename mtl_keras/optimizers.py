@@ -12,7 +12,8 @@ class LazyAdam(keras.optimizers.Adam):
     tf_keras's Adam decays the moments and updates the *whole* table on every sparse gradient,
     which on ads-sized tables (10^5-10^7 rows) costs more than the rest of the step. Here rows
     that a batch does not touch keep their moments and values, as in TF Addons' LazyAdam; dense
-    gradients follow plain Adam exactly. Duplicate ids in a batch are summed first.
+    gradients follow plain Adam exactly. Duplicate ids in a batch are summed first (by
+    `apply_gradients`, which hands `update_step` sparse gradients with unique indices).
 
     Dense variables are updated by TF's fused `ResourceApplyAdam` kernel (one op per variable
     instead of about a dozen; the same formula as tf_keras Adam, including `adaptive_epsilon`).
@@ -38,8 +39,7 @@ class LazyAdam(keras.optimizers.Adam):
                 beta2_power=beta_2_power, lr=lr, beta1=beta_1, beta2=beta_2, epsilon=epsilon,
                 grad=gradient, use_locking=False)
         alpha = lr * tf.sqrt(1 - beta_2_power) / (1 - beta_1_power)
-        rows, position = tf.unique(gradient.indices)
-        values = tf.math.unsorted_segment_sum(gradient.values, position, tf.shape(rows)[0])
+        rows, values = gradient.indices, gradient.values  # unique: see the class docstring
         m_rows = beta_1 * tf.gather(m, rows) + (1 - beta_1) * values
         v_rows = beta_2 * tf.gather(v, rows) + (1 - beta_2) * tf.square(values)
         m.scatter_update(tf.IndexedSlices(m_rows, rows))
