@@ -170,4 +170,6 @@ def make_dataset(arrays: Dict[str, np.ndarray], batch_size: int, shuffle: bool =
     else:
         batches = tf.data.Dataset.range(0, n, batch_size)
         take = lambda start: unpack(lambda matrix: matrix[start:start + batch_size])  # noqa: E731
+    # A known length gives Keras a progress bar with a total and allows steps_per_execution > 1.
+    batches = batches.apply(tf.data.experimental.assert_cardinality(-(-n // batch_size)))
     return batches.map(take, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)

@@ -42,3 +42,4 @@ def test_mixed_dtypes_and_multi_dim_columns_keep_dtype_shape_and_alignment():
             np.testing.assert_array_equal(b["f"].numpy(), i / 2)
             np.testing.assert_array_equal(b["m"].numpy(), np.stack([2 * i, 2 * i + 1], axis=1))
         assert sorted(np.concatenate([b["i"].numpy() for b in batches])) == list(range(50))
+        assert int(make_dataset(arrays, 8, shuffle=shuffle).cardinality()) == 7
