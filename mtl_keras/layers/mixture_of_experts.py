@@ -167,27 +167,23 @@ class MixtureOfExperts(keras.layers.Layer):
         return outputs
 
     def _first_layer_and_gates(self, inputs, is_last: bool):
-        """One input for everything: the first layer of every expert and every gate is one GEMM
-        `[batch, d] x [d, experts * units + tasks * gate size (+ experts)]`; its gradients are two
-        GEMMs, where per-expert batched matmuls over a broadcast input cost more (measured)."""
+        """One input for everything: the first layer of all experts is one GEMM `[batch, d] x
+        [d, experts * units]` (bias and ReLU fuse into it) and all gates are another; per-expert
+        batched matmuls over a broadcast input, and their gradients, cost more (measured)."""
         tasks, experts, size = self.num_tasks, self.num_experts_total, self.task_gate_size
         units = self.expert_units[0]
-        dim = inputs.shape[-1]
-        kernels = [tf.reshape(tf.transpose(self.expert_kernels[0], [1, 0, 2]), [dim, experts * units]),
-                   tf.reshape(tf.transpose(self.task_gate_kernel, [1, 0, 2]), [dim, tasks * size])]
-        biases = [tf.reshape(self.expert_biases[0], [-1]), tf.reshape(self.task_gate_bias, [-1])]
-        widths = [experts * units, tasks * size]
+        z = tf.nn.bias_add(tf.matmul(inputs, _side_by_side(self.expert_kernels[0])),
+                           tf.reshape(self.expert_biases[0], [-1]))
+        hidden = tf.reshape(self._activation(z), [-1, experts, units])
+        if not is_last:
+            hidden = tf.transpose(hidden, [1, 0, 2])  # [experts, batch, units] for the next batched matmul
+        kernels, biases = [_side_by_side(self.task_gate_kernel)], [tf.reshape(self.task_gate_bias, [-1])]
         if self.shared_gate:
             kernels.append(self.shared_gate_kernel)
             biases.append(self.shared_gate_bias)
-            widths.append(experts)
-        z = tf.nn.bias_add(tf.matmul(inputs, tf.concat(kernels, axis=1)), tf.concat(biases, axis=0))
-        parts = tf.split(z, widths, axis=1)
-        hidden = tf.reshape(self._activation(parts[0]), [-1, experts, units])
-        if not is_last:
-            hidden = tf.transpose(hidden, [1, 0, 2])  # [experts, batch, units] for the next batched matmul
-        task_logits = tf.reshape(parts[1], [-1, tasks, size])
-        return hidden, task_logits, (parts[2] if self.shared_gate else None)
+        logits = tf.nn.bias_add(tf.matmul(inputs, tf.concat(kernels, axis=1)), tf.concat(biases, axis=0))
+        task_logits = tf.reshape(logits[:, :tasks * size], [-1, tasks, size])
+        return hidden, task_logits, (logits[:, tasks * size:] if self.shared_gate else None)
 
     def _expert_layer(self, i: int, z, is_last: bool):
         """Bias and activation of expert layer i on `z = [experts, batch, units]`. The last layer
@@ -216,3 +212,8 @@ class MixtureOfExperts(keras.layers.Layer):
         )
         return config
 
+
+def _side_by_side(kernel):
+    """`[n, d, u]` -> `[d, n * u]`, block k = kernel[k]. Concat, not a transpose: oneDNN's
+    reorder for these small 3-D transposes cost up to a millisecond (measured)."""
+    return tf.concat(tf.unstack(kernel, axis=0), axis=1)

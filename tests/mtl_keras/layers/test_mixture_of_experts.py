@@ -54,9 +54,9 @@ def _matmul_types(layer, spec):
 def test_stacked_kernel_is_one_batched_op_per_layer():
     layer, inputs = _layer_and_inputs(2, 2, 2, True, False)
     assert [tuple(k.shape) for k in layer.expert_kernels] == [(6, 4, 6), (6, 6, 3)]
-    # One input: first expert layer and both gates in one GEMM, layer 2, gate selection, mixing,
-    # whatever the number of experts.
-    assert len(_matmul_types(layer, tf.TensorSpec([None, 4]))) == 4
+    # One input: first expert layer in one GEMM, both gates in one, layer 2, gate selection,
+    # mixing, whatever the number of experts.
+    assert len(_matmul_types(layer, tf.TensorSpec([None, 4]))) == 5
     separate, _ = _layer_and_inputs(2, 2, 2, True, True)
     # Separate inputs: 2 expert layers + task gates + shared gate + gate selection + mixing.
     assert len(_matmul_types(separate, tf.TensorSpec([None, 3, 4]))) == 6
