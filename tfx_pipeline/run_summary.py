@@ -54,12 +54,20 @@ def run_ids(metadata_path: str) -> List[str]:
     return [c.name for c in sorted(store.get_contexts_by_type("pipeline_run"), key=lambda c: c.id)]
 
 
-def latest_artifact_uri(metadata_path: str, type_name: str) -> Optional[str]:
+def latest_artifact_uri(metadata_path: str, type_name: str, run_id: Optional[str] = None) -> Optional[str]:
+    """The newest artifact of `type_name`; with `run_id`, the newest one that run produced or reused."""
     from ml_metadata import metadata_store
     from tfx.orchestration import metadata
 
     store = metadata_store.MetadataStore(metadata.sqlite_metadata_connection_config(metadata_path))
-    artifacts = store.get_artifacts_by_type(type_name)
+    if run_id is None:
+        artifacts = store.get_artifacts_by_type(type_name)
+    else:
+        context = store.get_context_by_type_and_name("pipeline_run", run_id)
+        if context is None:
+            raise ValueError(f"No pipeline run {run_id!r} in {metadata_path}.")
+        type_id = store.get_artifact_type(type_name).id
+        artifacts = [a for a in store.get_artifacts_by_context(context.id) if a.type_id == type_id]
     return max(artifacts, key=lambda a: a.id).uri if artifacts else None
 
 

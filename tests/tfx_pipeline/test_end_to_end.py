@@ -47,8 +47,10 @@ def test_model_was_blessed_and_pushed_to_a_versioned_directory(tiny_runs):
 
 
 def test_per_task_metrics_cover_impressions_and_clicks(tiny_runs):
-    workdir, _ = tiny_runs
-    metrics = run_summary.task_metrics(run_summary.latest_artifact_uri(workdir.metadata_path, "ModelEvaluation"))
+    workdir, run_ids = tiny_runs
+    # The first run's unweighted evaluation (the second one is weighted by 1/p_win, see test_eval_ipw).
+    metrics = run_summary.task_metrics(
+        run_summary.latest_artifact_uri(workdir.metadata_path, "ModelEvaluation", run_ids[0]))
     assert set(metrics) == set(names.PREDICTION_KEYS)
     impressions = metrics[names.P_CTR]["example_count"]
     assert metrics[names.P_CTCVR]["example_count"] == impressions
