@@ -26,29 +26,45 @@ def read_tf_config(environ: Optional[Dict[str, str]] = None) -> Dict[str, Any]:
     return config
 
 
-def strategy_from_tf_config(environ: Optional[Dict[str, str]] = None) -> Tuple[tf.distribute.Strategy, str]:
-    """(strategy, role). No TF_CONFIG or a single task: the default strategy, role chief.
-
-    A cluster with `ps` tasks uses ParameterServerStrategy (large embedding tables are sharded over
-    the parameter servers); workers and ps tasks then only run a tf.distribute.Server, and the chief
-    coordinates. Otherwise a cluster of several workers uses MultiWorkerMirroredStrategy, with
-    worker 0 (or the chief) as the one that exports.
-    """
+def replica_role(environ: Optional[Dict[str, str]] = None) -> str:
+    """This replica's role, from TF_CONFIG alone (no strategy is created, nothing connects)."""
     config = read_tf_config(environ)
     cluster = config.get("cluster", {})
     if sum(len(v) for v in cluster.values()) <= 1:
-        return tf.distribute.get_strategy(), CHIEF
+        return CHIEF
     task_type, task_id = config["task"].get("type"), int(config["task"].get("index", 0))
     if "ps" in cluster:
-        resolver = tf.distribute.cluster_resolver.TFConfigClusterResolver()
-        if task_type in ("worker", "ps"):
-            return None, SERVER
-        if task_type != "chief":
-            raise ValueError(f"TF_CONFIG task type {task_type!r}: a parameter-server cluster needs a 'chief'.")
-        return tf.distribute.experimental.ParameterServerStrategy(resolver), CHIEF
-    strategy = tf.distribute.MultiWorkerMirroredStrategy()
-    is_chief = task_type == "chief" or (task_type == "worker" and task_id == 0 and "chief" not in cluster)
-    return strategy, CHIEF if is_chief else WORKER
+        if "chief" not in cluster:  # without a coordinator every replica would wait forever
+            raise ValueError("TF_CONFIG: a cluster with 'ps' tasks needs a 'chief' task to coordinate; "
+                             f"got {sorted(cluster)}.")
+        return SERVER if task_type in ("worker", "ps") else CHIEF
+    return CHIEF if task_type == "chief" or (task_type == "worker" and task_id == 0 and "chief" not in cluster) \
+        else WORKER
+
+
+def strategy_from_tf_config(environ: Optional[Dict[str, str]] = None) -> Tuple[tf.distribute.Strategy, str]:
+    """(strategy, role). No TF_CONFIG or a single task: the default strategy, role chief.
+
+    A cluster with `ps` tasks uses ParameterServerStrategy: the variables (embedding tables
+    included) live on the parameter servers, workers and ps tasks only run a tf.distribute.Server,
+    and the chief coordinates. Variables are placed whole, round-robin: SharedEmbedding gathers
+    with 2-D ids, which a sharded (partitioned) variable rejects. Otherwise a cluster of several
+    workers uses MultiWorkerMirroredStrategy, with worker 0 (or the chief) as the one that exports.
+    """
+    config = read_tf_config(environ)
+    cluster = config.get("cluster", {})
+    role = replica_role(environ)
+    if sum(len(v) for v in cluster.values()) <= 1:
+        return tf.distribute.get_strategy(), role
+    if "ps" not in cluster:
+        return tf.distribute.MultiWorkerMirroredStrategy(), role
+    if role == SERVER:
+        return None, SERVER
+    if config["task"].get("type") != "chief":
+        raise ValueError(f"TF_CONFIG task type {config['task'].get('type')!r}: a parameter-server cluster "
+                         "has 'chief', 'worker' and 'ps' tasks only.")
+    resolver = tf.distribute.cluster_resolver.TFConfigClusterResolver()
+    return tf.distribute.experimental.ParameterServerStrategy(resolver), CHIEF
 
 
 def run_server(environ: Optional[Dict[str, str]] = None) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Sequence
 
 import mtl_keras  # noqa: F401
 import tensorflow as tf
@@ -38,8 +38,11 @@ def parse_custom_config(custom_config: Optional[Dict[str, Any]]):
 
 
 def make_dataset(file_patterns: List[str], tft_output, config: ModelConfig, shuffle: bool,
-                 batch_size: Optional[int] = None) -> tf.data.Dataset:
-    """Batches of transformed won impressions: features, labels and p_win as [batch] tensors."""
+                 batch_size: Optional[int] = None, seeded: bool = True) -> tf.data.Dataset:
+    """Batches of transformed won impressions: features, labels and p_win as [batch] tensors.
+
+    The shuffle is seeded with `config.seed`; with `seeded=False` it takes the graph-level seed.
+    """
     files = tf.io.gfile.glob(file_patterns) if isinstance(file_patterns, list) else tf.io.gfile.glob([file_patterns])
     if not files:
         raise ValueError(f"No transformed example files match {file_patterns}.")
@@ -64,7 +67,7 @@ def make_dataset(file_patterns: List[str], tft_output, config: ModelConfig, shuf
 
     dataset = tf.data.TFRecordDataset(files, compression_type="GZIP" if files[0].endswith(".gz") else "")
     if shuffle:
-        dataset = dataset.shuffle(100_000, seed=config.seed)
+        dataset = dataset.shuffle(100_000, seed=config.seed if seeded else None)
     # Parse in large batches, keep won rows, then regroup into training batches.
     dataset = dataset.batch(4 * batch_size).map(parse, num_parallel_calls=tf.data.AUTOTUNE).unbatch()
     dataset = dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
@@ -75,41 +78,50 @@ def make_dataset(file_patterns: List[str], tft_output, config: ModelConfig, shuf
 
 def train_and_export(train_files: List[str], transform_output: str,
                      serving_model_dir: str, custom_config: Dict[str, Any], train_steps: Optional[int] = None,
-                     environ: Optional[Dict[str, str]] = None) -> Optional[Dict[str, float]]:
+                     environ: Optional[Dict[str, str]] = None,
+                     callbacks: Sequence[tf.keras.callbacks.Callback] = ()) -> Optional[Dict[str, float]]:
     """Trains on this replica's role (see distribution) and, on the chief, exports to `serving_model_dir`.
 
     Returns the final training logs on replicas that trained, None on parameter-server replicas.
     """
+    raw_config, transform_config = parse_custom_config(custom_config)
+    if distribution.replica_role(environ) == distribution.SERVER:
+        # Workers and parameter servers of a PS cluster only serve the chief: no data, no model here.
+        distribution.run_server(environ)
+        return None
+
     import tensorflow_transform as tft
 
     from mtl_keras.models import build_model
     from serving.export import export_serving_model
 
-    raw_config, transform_config = parse_custom_config(custom_config)
     tft_output = tft.TFTransformOutput(transform_output)
     raw_config.features.check_columns(list(tft_output.raw_feature_spec()), where="the schema Transform read")
     spec = transformed_feature_spec(raw_config.features, transform_config, tft_output)
     config = ModelConfig.from_dict({**raw_config.to_dict(), "features": spec.to_dict()})
 
     strategy, role = distribution.strategy_from_tf_config(environ)
-    if role == distribution.SERVER:
-        distribution.run_server(environ)
-        return None
     tf.keras.utils.set_random_seed(config.seed)
     with strategy.scope():
         model = build_model(config)
-    train = make_dataset(train_files, tft_output, config, shuffle=True)
-    distributed = strategy.num_replicas_in_sync > 1 or isinstance(
-        strategy, tf.distribute.experimental.ParameterServerStrategy)
-    if distributed:
+    fit_args = dict(epochs=config.epochs, verbose=2, callbacks=list(callbacks))
+    if isinstance(strategy, tf.distribute.experimental.ParameterServerStrategy):
+        # Keras fit under PS takes a DatasetCreator: the coordinator builds one input pipeline
+        # per worker and schedules steps on whichever worker is free, for a fixed number of steps.
+        train = tf.keras.utils.experimental.DatasetCreator(
+            lambda context: _per_worker_dataset(train_files, tft_output, config))
+        history = model.fit(train, steps_per_epoch=train_steps or _count_batches(train_files, tft_output, config),
+                            **fit_args)
+    elif strategy.num_replicas_in_sync > 1:
         # Replicas must agree on the number of steps (uneven shards would stall the all-reduce),
         # so the data repeat and every epoch has the same fixed length.
-        train = train.repeat()
-        steps = train_steps or _count_batches(train_files, tft_output, config)
-        history = model.fit(train, epochs=config.epochs, steps_per_epoch=steps, verbose=2)
+        train = make_dataset(train_files, tft_output, config, shuffle=True).repeat()
+        history = model.fit(train, steps_per_epoch=train_steps or _count_batches(train_files, tft_output, config),
+                            **fit_args)
     else:
         # No validation pass: the Evaluator measures the eval split, per task and slice.
-        history = model.fit(train, epochs=config.epochs, steps_per_epoch=train_steps, verbose=2)
+        train = make_dataset(train_files, tft_output, config, shuffle=True)
+        history = model.fit(train, steps_per_epoch=train_steps, **fit_args)
     logs = {k: float(v[-1]) for k, v in history.history.items()}
 
     # Every MultiWorkerMirrored replica must take part in saving; only the chief keeps its copy.
@@ -122,6 +134,17 @@ def train_and_export(train_files: List[str], transform_output: str,
     finally:
         shutil.rmtree(local_base, ignore_errors=True)
     return logs
+
+
+def _per_worker_dataset(train_files, tft_output, config: ModelConfig) -> tf.data.Dataset:
+    """One PS worker's endless input (Keras traces this once; every worker runs the same graph).
+
+    PS gives the pipeline no worker index to shard by, so each worker shuffles in its own order:
+    with no seed in the traced graph, the shuffle draws one at run time on each worker. A seeded
+    shuffle would have every worker train on the same batches at the same time.
+    """
+    tf.random.set_seed(None)  # in this traced graph only: the global seed stays set
+    return make_dataset(train_files, tft_output, config, shuffle=True, seeded=False).repeat()
 
 
 def _move_tree(source: str, target: str) -> None:
