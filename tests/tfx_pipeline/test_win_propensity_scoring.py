@@ -8,7 +8,7 @@ import tensorflow as tf
 
 from mtl_keras import names
 from mtl_keras.propensity import make_win_model
-from tfx_pipeline.components.win_propensity import _ScoreFileFn
+from tfx_pipeline.components.scoring import ScoreShardFn
 from tfx_pipeline.examples_io import parse_frame
 
 
@@ -39,7 +39,7 @@ def test_scoring_adds_p_win_and_writes_weighted_impressions(tmp_path):
         for _, row in frame.iterrows():
             writer.write(_example(row.to_dict()))
     kinds = {"ad": "int", names.BID_PRICE: "float", names.WON: "int", names.MARKET_PRICE: "float", names.CLICK: "int"}
-    fn = _ScoreFileFn(model.to_dict(), kinds, floor=0.3, clip=2.5, requests_uri=str(tmp_path / "requests"),
+    fn = ScoreShardFn(model.to_dict(), kinds, floor=0.3, clip=2.5, requests_uri=str(tmp_path / "requests"),
                       impressions_uri=str(tmp_path / "impressions"))
     fn.setup()
     assert list(fn.process(("train", 0, 1, str(source)))) == [("train", 6, 4)]
