@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 import json
-from typing import Any, Dict, Optional, Sequence
+from typing import Any, Dict, Mapping, Optional, Sequence
 
 from tfx import v1 as tfx
+from tfx.dsl.components.base.base_beam_component import BaseBeamComponent
 
 from mtl_keras import names
 from mtl_keras.config import ModelConfig
@@ -77,6 +78,7 @@ def create_pipeline(
     train_split_buckets: int = 4,
     metadata_path: Optional[str] = None,
     beam_pipeline_args: Sequence[str] = (),
+    component_beam_args: Optional[Mapping[str, Sequence[str]]] = None,
     enable_cache: bool = True,
     vertex_training: Optional[Dict[str, Any]] = None,
 ) -> tfx.dsl.Pipeline:
@@ -86,6 +88,8 @@ def create_pipeline(
     features, Transform and the model. `schema_path` imports a curated schema instead of inferring
     one. `win_model` holds `make_win_model` arguments ({"kind": ..., ...}). `metadata_path` is a
     SQLite ML Metadata file for local runs (None for Vertex, which brings its own).
+    `component_beam_args` maps a Beam component's id to arguments that override the pipeline's
+    `beam_pipeline_args` for it alone, e.g. {WIN_PROPENSITY: beam_args("multi_processing", 2)}.
     `vertex_training` ({"project", "region", "worker_pool_specs"}) runs the Trainer as a Vertex AI
     CustomJob; with several replicas Vertex sets TF_CONFIG and `run_fn` trains multi-worker.
     """
@@ -178,6 +182,7 @@ def create_pipeline(
     )
     components = [example_gen.with_id(EXAMPLE_GEN), statistics_gen, schema_gen, validator, gate, win, transform,
                   trainer, baseline, evaluator, pusher]
+    _add_component_beam_args(components, component_beam_args or {})
     return tfx.dsl.Pipeline(
         pipeline_name=pipeline_name,
         pipeline_root=pipeline_root,
@@ -188,3 +193,14 @@ def create_pipeline(
         ),
         beam_pipeline_args=list(beam_pipeline_args),
     )
+
+
+def _add_component_beam_args(components, by_id: Mapping[str, Sequence[str]]) -> None:
+    beam_components = {c.id: c for c in components if isinstance(c, BaseBeamComponent)}
+    unknown = sorted(set(by_id) - set(beam_components))
+    if unknown:
+        raise ValueError(f"component_beam_args names {unknown}, which are not Beam components of the pipeline; "
+                         f"use ids from {sorted(beam_components)}.")
+    for component_id, args in by_id.items():
+        # TFX puts component arguments after the pipeline's, and Beam keeps the last value of a flag.
+        beam_components[component_id].with_beam_pipeline_args(list(args))

@@ -44,3 +44,16 @@ def test_csv_curated_schema_and_multi_processing_options(tmp_path):
     assert not pipeline.enable_cache
     eval_config = nodes[p.EVALUATOR].exec_properties["eval_config"]
     assert '"eval_ipw_clicked"' in eval_config  # CVR weighted by click / p_win
+
+
+def test_component_beam_args_override_the_pipeline_args_for_one_component(tmp_path):
+    import pytest
+
+    pipeline = _build(tmp_path, beam_pipeline_args=p.beam_args(),
+                      component_beam_args={p.WIN_PROPENSITY: p.beam_args("multi_processing", 2)})
+    nodes = {c.id: c for c in pipeline.components}
+    # Pipeline arguments first, the component's after them: Beam keeps the last value of a flag.
+    assert nodes[p.WIN_PROPENSITY].executor_spec.beam_pipeline_args == p.beam_args() + p.beam_args("multi_processing", 2)
+    assert nodes[p.TRANSFORM].executor_spec.beam_pipeline_args == p.beam_args()
+    with pytest.raises(ValueError, match=r"\['Trainer'\].*not Beam components"):
+        _build(tmp_path, component_beam_args={p.TRAINER: ["--direct_num_workers=2"]})
