@@ -63,6 +63,9 @@ class ModelConfig:
     precision: str = "float32"
     optimizer: str = "lazy_adam"  # or "adam"; lazy_adam updates only the embedding rows a batch touches
     batch_size: int = 1024
+    # > 1 runs that many training steps per call into the TF graph: less Python overhead per step
+    # (measured: shared-bottom step 9.6 -> 7.4 ms at 16); Keras callbacks then see every N-th batch.
+    steps_per_execution: int = 1
     epochs: int = 1
     seed: int = 0
 
@@ -81,8 +84,8 @@ class ModelConfig:
             if not units or any(not isinstance(u, int) or u < 1 for u in units):
                 raise ValueError(f"ModelConfig.{field} must be a non-empty list of positive ints, got {units!r}.")
             setattr(self, field, units)
-        for field in ("num_experts", "num_levels", "num_task_experts", "batch_size", "epochs",
-                      "num_calibration_bins"):
+        for field in ("num_experts", "num_levels", "num_task_experts", "batch_size", "steps_per_execution",
+                      "epochs", "num_calibration_bins"):
             _positive_int(field, getattr(self, field))
         if not isinstance(self.num_shared_experts, int) or self.num_shared_experts < 0:
             raise ValueError(f"ModelConfig.num_shared_experts must be an int >= 0, got {self.num_shared_experts!r}.")

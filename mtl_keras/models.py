@@ -172,10 +172,12 @@ class MultiTaskModel(tfrs.models.Model):
 
 
 def build_model(config: Union[ModelConfig, dict], compile: bool = True) -> MultiTaskModel:  # noqa: A002
-    """Builds (and by default compiles with `config.optimizer` at `config.learning_rate`) a MultiTaskModel."""
+    """Builds (and by default compiles with `config.optimizer` at `config.learning_rate` and
+    `config.steps_per_execution`) a MultiTaskModel."""
     model = MultiTaskModel(config)
     if compile:
         cfg = model.model_config
         optimizer = LazyAdam if cfg.optimizer == "lazy_adam" else keras.optimizers.Adam
-        model.compile(optimizer=optimizer(learning_rate=cfg.learning_rate))
+        model.compile(optimizer=optimizer(learning_rate=cfg.learning_rate),
+                      steps_per_execution=cfg.steps_per_execution)
     return model

@@ -28,11 +28,12 @@ def prepare(frame: pd.DataFrame, config: ModelConfig):
 def train(config: ModelConfig, train_frame: pd.DataFrame, eval_frame: Optional[pd.DataFrame] = None,
           verbose: int = 1, callbacks=None):
     """Builds, fits and returns (model, keras History)."""
-    import tensorflow as tf
+    import tf_keras as keras
 
     from mtl_keras.models import build_model
 
-    tf.random.set_seed(config.seed)
+    # Python, NumPy and TF seeds: tf_keras draws unseeded initializer seeds from Python's `random`.
+    keras.utils.set_random_seed(config.seed)
     train_arrays = prepare(train_frame, config)
     train_ds = data.make_dataset(train_arrays, config.batch_size, shuffle=True, seed=config.seed)
     eval_ds = None

@@ -76,6 +76,7 @@ def test_labels_that_are_not_binary_or_conversions_without_click(frame_and_spec)
     ({"weighting": "gradnorm"}, "weighting"),
     ({"task_weights": {"ctcvr": 1.0}}, "task_weights"),
     ({"learning_rate": 0}, "learning_rate"),
+    ({"steps_per_execution": 0}, "steps_per_execution"),
 ])
 def test_invalid_model_config_arguments(frame_and_spec, override, field):
     _, spec = frame_and_spec

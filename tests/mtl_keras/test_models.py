@@ -100,6 +100,18 @@ def test_keras_format_round_trip_gives_identical_predictions(trained, data, tmp_
         np.testing.assert_array_equal(got[key].numpy(), value.numpy())
 
 
+def test_same_seed_reproduces_and_steps_per_execution_trains_the_same_model(data):
+    train, test, spec = data
+    predictions = []
+    for steps in (1, 1, 3):  # 3 does not divide the 33 batches: the last execution is shorter
+        config = ModelConfig(features=spec, steps_per_execution=steps, **{**SMALL, "epochs": 1, "batch_size": 512})
+        model, history = training.train(config, train.head(16640), verbose=0)
+        predictions.append(model(features_of(test, spec))[names.P_CTCVR].numpy())
+        assert int(model.optimizer.iterations.numpy()) == 33
+    np.testing.assert_array_equal(predictions[1], predictions[0])  # `seed` makes a run reproducible
+    np.testing.assert_allclose(predictions[2], predictions[0], rtol=1e-5, atol=1e-7)
+
+
 def test_uncertainty_weighting_learns_its_log_variances(data):
     train, _, spec = data
     config = ModelConfig(features=spec, weighting="uncertainty", **{**SMALL, "epochs": 1})
