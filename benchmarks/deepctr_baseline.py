@@ -60,14 +60,12 @@ def run(name, spec, train_arrays, test_arrays, test, batch_size, step_timer, war
     model.fit(dataset, epochs=1, verbose=0, callbacks=[timer])
     wall = time.perf_counter() - start
     n = len(next(iter(train_arrays.values())))
-    steady_examples = n - min(n, warmup_steps * batch_size)
-    steady_s = timer.times[-1] - timer.times[warmup_steps - 1]
     test_inputs = make_dataset(test_arrays, 16384).map(lambda b: {k: b[k][:, tf.newaxis] for k in feature_names})
     p_ctr, p_ctcvr = (np.asarray(p).reshape(-1) for p in model.predict(test_inputs, verbose=0))
     click, conv = test[names.CLICK].to_numpy(), test[names.CONVERSION].to_numpy()
     return {
-        "model": name, "library": "deepctr 0.9.4", "steps": len(timer.times),
-        "examples_per_sec": steady_examples / steady_s, "wall_s": wall,
+        "model": name, "library": "deepctr 0.9.4", "steps": timer.steps[-1] + 1,
+        "examples_per_sec": timer.steady(n, batch_size, warmup_steps), "wall_s": wall,
         "auc_ctr": roc_auc(click, p_ctr), "auc_ctcvr": roc_auc(click * conv, p_ctcvr),
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }

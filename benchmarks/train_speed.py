@@ -1,11 +1,15 @@
 """Training speed on the ads-bench-v1 shape: steady-state examples/s, wall time, peak RSS, AUCs.
 
     python benchmarks/train_speed.py --out train_speed.json [--data DIR] [--rows 1000000]
+        [--precisions float32,mixed_bfloat16] [--steps-per-execution 1,16] [--baseline deepctr]
 
 Models: `mmoe` (MMoE, 4 experts [128, 64]), `ple` (PLE, 1 CGC level, 2 shared + 2 per task),
 `esmm` (shared-bottom [128, 64]); all with embedding 16, towers [64, 32], the ESMM objective,
 batch 2048, Adam 1e-3, 1 epoch. With --data DIR it reads DIR/train.parquet and DIR/test.parquet
 (c0..c15 int64, d0..d3 float32, click, conversion int8) so other tools can use the same rows.
+Every model runs once per (precision, steps_per_execution); `--baseline deepctr` then trains DeepCTR's
+model on the same batches and adds the ratios of this run. `wall_s` spans building the model,
+tracing and the epoch; `examples_per_sec` is steady state after 20 warm-up steps.
 """
 from __future__ import annotations
 
@@ -45,12 +49,21 @@ MODELS = {
 
 
 class StepTimer(keras.callbacks.Callback):
+    """(last step index, time) after every execution (1 or steps_per_execution steps)."""
+
     def __init__(self):
         super().__init__()
-        self.times = []
+        self.times, self.steps = [], []
 
     def on_train_batch_end(self, batch, logs=None):
         self.times.append(time.perf_counter())
+        self.steps.append(batch)
+
+    def steady(self, rows, batch_size, warmup_steps):
+        """Examples/s from the first execution ending at or after `warmup_steps` to the end."""
+        first = next(i for i, step in enumerate(self.steps) if step >= warmup_steps - 1)
+        examples = min(rows, (self.steps[-1] + 1) * batch_size) - (self.steps[first] + 1) * batch_size
+        return examples / (self.times[-1] - self.times[first])
 
 
 def load(data_dir, rows, test_rows, seed):
@@ -65,32 +78,37 @@ def load(data_dir, rows, test_rows, seed):
     return frame.iloc[:rows].reset_index(drop=True), frame.iloc[rows:].reset_index(drop=True), spec
 
 
-def run_one(name, spec, train_arrays, test_arrays, test, batch_size, train_metrics, precision):
+def run_one(name, spec, train_arrays, test_arrays, test, batch_size, train_metrics, precision, steps_per_execution):
     config = ModelConfig(features=spec, objective="esmm", expert_units=[128, 64], tower_units=[64, 32],
                          batch_size=batch_size, learning_rate=1e-3, epochs=1, train_metrics=train_metrics,
-                         precision=precision, **MODELS[name])
+                         precision=precision, steps_per_execution=steps_per_execution, **MODELS[name])
     timer = StepTimer()
     start = time.perf_counter()  # wall time includes building the model and tracing the step
     model = build_model(config)
     dataset = make_dataset(train_arrays, batch_size, shuffle=True, seed=0)
     model.fit(dataset, epochs=1, verbose=0, callbacks=[timer])
     wall = time.perf_counter() - start
-    steps = len(timer.times)
     n = len(next(iter(train_arrays.values())))
-    steady_examples = n - min(n, WARMUP_STEPS * batch_size)  # the last batch may be partial
-    steady_s = timer.times[-1] - timer.times[WARMUP_STEPS - 1]
     preds = model.predict(make_dataset(test_arrays, 16384), verbose=0)
     click, conv = test[names.CLICK].to_numpy(), test[names.CONVERSION].to_numpy()
     clicked = click == 1
     return {
-        "model": name, "library": "mtl_keras", "backbone": config.backbone, "precision": precision, "steps": steps,
-        "examples_per_sec": steady_examples / steady_s,
+        "model": name, "library": "mtl_keras", "backbone": config.backbone, "precision": precision,
+        "steps_per_execution": steps_per_execution, "steps": timer.steps[-1] + 1,
+        "examples_per_sec": timer.steady(n, batch_size, WARMUP_STEPS),
         "wall_s": wall,
         "auc_ctr": roc_auc(click, preds[names.P_CTR]),
         "auc_ctcvr": roc_auc(click * conv, preds[names.P_CTCVR]),
         "auc_cvr_clicked": roc_auc(conv[clicked], preds[names.P_CVR].reshape(-1)[clicked]),
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }
+
+
+def _ratios(ours, base):
+    return {"model": ours["model"], "precision": ours["precision"], "steps_per_execution": ours["steps_per_execution"],
+            "examples_per_sec_ours_over_deepctr": ours["examples_per_sec"] / base["examples_per_sec"],
+            "wall_ours_over_deepctr": ours["wall_s"] / base["wall_s"],
+            "auc_ctr_diff": ours["auc_ctr"] - base["auc_ctr"], "auc_ctcvr_diff": ours["auc_ctcvr"] - base["auc_ctcvr"]}
 
 
 def main(argv=None):
@@ -105,6 +123,8 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--precisions", default="float32",
                         help="comma-separated ModelConfig.precision values, each run for every model")
+    parser.add_argument("--steps-per-execution", default="1",
+                        help="comma-separated ModelConfig.steps_per_execution values, each run for every model")
     parser.add_argument("--baseline", choices=("deepctr",),
                         help="also train DeepCTR's model after each of ours on the same batches and report the "
                              "ratios of this run (DeepCTR 0.9.4, pinned in the lock)")
@@ -119,23 +139,20 @@ def main(argv=None):
                "batch_size": args.batch_size, "train_metrics": args.train_metrics, "warmup_steps": WARMUP_STEPS,
                "data_s": time.perf_counter() - t0, "tensorflow": tf.__version__, "cpus": os.cpu_count(),
                "machine": platform.machine(), "load_average_before": os.getloadavg(), "results": []}
-    for precision in args.precisions.split(","):
-        for name in args.models.split(","):
-            result = run_one(name, spec, train_arrays, test_arrays, test, args.batch_size, args.train_metrics,
-                             precision)
-            print(json.dumps(result), flush=True)
-            results["results"].append(result)
-            if args.baseline:
-                base = deepctr_baseline.run(name, spec, train_arrays, test_arrays, test, args.batch_size, StepTimer,
-                                            WARMUP_STEPS)
-                print(json.dumps(base), flush=True)
-                results["results"].append(base)
-                results.setdefault("ratios", []).append({
-                    "model": name, "precision": precision,
-                    "examples_per_sec_ours_over_deepctr": result["examples_per_sec"] / base["examples_per_sec"],
-                    "wall_ours_over_deepctr": result["wall_s"] / base["wall_s"],
-                    "auc_ctr_diff": result["auc_ctr"] - base["auc_ctr"],
-                    "auc_ctcvr_diff": result["auc_ctcvr"] - base["auc_ctcvr"]})
+    runs = [(p, int(k)) for p in args.precisions.split(",") for k in args.steps_per_execution.split(",")]
+    for name in args.models.split(","):
+        ours = []
+        for precision, steps_per_execution in runs:
+            ours.append(run_one(name, spec, train_arrays, test_arrays, test, args.batch_size, args.train_metrics,
+                                precision, steps_per_execution))
+            print(json.dumps(ours[-1]), flush=True)
+        results["results"].extend(ours)
+        if args.baseline:
+            base = deepctr_baseline.run(name, spec, train_arrays, test_arrays, test, args.batch_size, StepTimer,
+                                        WARMUP_STEPS)
+            print(json.dumps(base), flush=True)
+            results["results"].append(base)
+            results.setdefault("ratios", []).extend(_ratios(result, base) for result in ours)
     results["load_average_after"] = os.getloadavg()
     with open(args.out, "w", encoding="utf-8") as f:
         json.dump(results, f, indent=2)
