@@ -93,7 +93,9 @@ class SharedEmbedding(keras.layers.Layer):
         for variable, block in zip(self.embeddings, self._blocks):
             ids = tf.stack([self._row_ids(f, inputs[f.name]) for f in block.features], axis=1)  # [batch, F]
             ids = self._check_range(block.features, ids)
-            vectors = tf.gather(variable, ids + np.array(block.starts, np.int64))  # [batch, F, dim]
+            # 1-D ids: a partitioned variable (ParameterServerStrategy) only accepts those.
+            rows = tf.reshape(ids + np.array(block.starts, np.int64), [-1])
+            vectors = tf.reshape(tf.gather(variable, rows), [-1, len(block.features), block.dim])  # [batch, F, dim]
             if len(self._blocks) == 1:
                 columns.append(tf.reshape(vectors, [-1, len(block.features) * block.dim]))
             else:  # several dims: split so the output keeps the spec order
