@@ -11,6 +11,8 @@ import tensorflow as tf
 # What a replica does: train and export ("chief"), train and throw its copy away ("worker" under
 # MultiWorkerMirroredStrategy), or serve variables / steps until killed ("server" under PS).
 CHIEF, WORKER, SERVER = "chief", "worker", "server"
+# Under ParameterServerStrategy, variables above this size are split over the parameter servers.
+PS_MIN_SHARD_BYTES = 1 << 20
 
 
 def read_tf_config(environ: Optional[Dict[str, str]] = None) -> Dict[str, Any]:
@@ -42,14 +44,16 @@ def replica_role(environ: Optional[Dict[str, str]] = None) -> str:
         else WORKER
 
 
-def strategy_from_tf_config(environ: Optional[Dict[str, str]] = None) -> Tuple[tf.distribute.Strategy, str]:
+def strategy_from_tf_config(environ: Optional[Dict[str, str]] = None,
+                            min_shard_bytes: int = PS_MIN_SHARD_BYTES) -> Tuple[tf.distribute.Strategy, str]:
     """(strategy, role). No TF_CONFIG or a single task: the default strategy, role chief.
 
-    A cluster with `ps` tasks uses ParameterServerStrategy: the variables (embedding tables
-    included) live on the parameter servers, workers and ps tasks only run a tf.distribute.Server,
-    and the chief coordinates. Variables are placed whole, round-robin: SharedEmbedding gathers
-    with 2-D ids, which a sharded (partitioned) variable rejects. Otherwise a cluster of several
-    workers uses MultiWorkerMirroredStrategy, with worker 0 (or the chief) as the one that exports.
+    A cluster with `ps` tasks uses ParameterServerStrategy: the variables live on the parameter
+    servers, workers and ps tasks only run a tf.distribute.Server, and the chief coordinates.
+    Variables larger than `min_shard_bytes` (the embedding tables) are split in up to one shard per
+    parameter server, so a table can outgrow one server's memory; smaller ones are placed whole,
+    round-robin. Otherwise a cluster of several workers uses MultiWorkerMirroredStrategy, with
+    worker 0 (or the chief) as the one that exports.
     """
     config = read_tf_config(environ)
     cluster = config.get("cluster", {})
@@ -63,8 +67,12 @@ def strategy_from_tf_config(environ: Optional[Dict[str, str]] = None) -> Tuple[t
     if config["task"].get("type") != "chief":
         raise ValueError(f"TF_CONFIG task type {config['task'].get('type')!r}: a parameter-server cluster "
                          "has 'chief', 'worker' and 'ps' tasks only.")
+    if not isinstance(min_shard_bytes, int) or min_shard_bytes < 1:
+        raise ValueError(f"min_shard_bytes must be a positive int (bytes), received {min_shard_bytes!r}.")
     resolver = tf.distribute.cluster_resolver.TFConfigClusterResolver()
-    return tf.distribute.experimental.ParameterServerStrategy(resolver), CHIEF
+    partitioner = tf.distribute.experimental.partitioners.MinSizePartitioner(
+        min_shard_bytes=min_shard_bytes, max_shards=len(cluster["ps"]))
+    return tf.distribute.experimental.ParameterServerStrategy(resolver, variable_partitioner=partitioner), CHIEF
 
 
 def run_server(environ: Optional[Dict[str, str]] = None) -> None:

@@ -22,10 +22,15 @@ from tfx_pipeline import distribution
 
 MODEL_CONFIG_KEY = "model_config"
 TRANSFORM_CONFIG_KEY = "transform"
+PS_MIN_SHARD_BYTES_KEY = "ps_min_shard_bytes"
 
 
-def trainer_custom_config(model_config: ModelConfig, transform_config: TransformConfig) -> Dict[str, Any]:
-    return {MODEL_CONFIG_KEY: model_config.to_dict(), TRANSFORM_CONFIG_KEY: transform_config.to_dict()}
+def trainer_custom_config(model_config: ModelConfig, transform_config: TransformConfig,
+                          ps_min_shard_bytes: int = distribution.PS_MIN_SHARD_BYTES) -> Dict[str, Any]:
+    """`ps_min_shard_bytes`: under ParameterServerStrategy, variables larger than this are split
+    over the parameter servers (embedding tables), smaller ones stay whole."""
+    return {MODEL_CONFIG_KEY: model_config.to_dict(), TRANSFORM_CONFIG_KEY: transform_config.to_dict(),
+            PS_MIN_SHARD_BYTES_KEY: int(ps_min_shard_bytes)}
 
 
 def parse_custom_config(custom_config: Optional[Dict[str, Any]]):
@@ -82,6 +87,8 @@ def train_and_export(train_files: List[str], transform_output: str,
                      callbacks: Sequence[tf.keras.callbacks.Callback] = ()) -> Optional[Dict[str, float]]:
     """Trains on this replica's role (see distribution) and, on the chief, exports to `serving_model_dir`.
 
+    `train_steps` is the total number of steps, as TFX's TrainArgs.num_steps: each of the
+    `epochs` epochs runs ceil(train_steps / epochs) steps. None: every epoch is one pass over the data.
     Returns the final training logs on replicas that trained, None on parameter-server replicas.
     """
     raw_config, transform_config = parse_custom_config(custom_config)
@@ -100,32 +107,40 @@ def train_and_export(train_files: List[str], transform_output: str,
     spec = transformed_feature_spec(raw_config.features, transform_config, tft_output)
     config = ModelConfig.from_dict({**raw_config.to_dict(), "features": spec.to_dict()})
 
-    strategy, role = distribution.strategy_from_tf_config(environ)
+    strategy, role = distribution.strategy_from_tf_config(
+        environ, min_shard_bytes=custom_config.get(PS_MIN_SHARD_BYTES_KEY, distribution.PS_MIN_SHARD_BYTES))
     tf.keras.utils.set_random_seed(config.seed)
     with strategy.scope():
         model = build_model(config)
     fit_args = dict(epochs=config.epochs, verbose=2, callbacks=list(callbacks))
+    if train_steps is not None and (not isinstance(train_steps, int) or train_steps < 1):
+        raise ValueError(f"train_steps (TrainArgs.num_steps) must be a positive int or unset, received {train_steps!r}.")
+    steps_per_epoch = -(-train_steps // config.epochs) if train_steps else None
     if isinstance(strategy, tf.distribute.experimental.ParameterServerStrategy):
         # Keras fit under PS takes a DatasetCreator: the coordinator builds one input pipeline
         # per worker and schedules steps on whichever worker is free, for a fixed number of steps.
         train = tf.keras.utils.experimental.DatasetCreator(
             lambda context: _per_worker_dataset(train_files, tft_output, config))
-        history = model.fit(train, steps_per_epoch=train_steps or _count_batches(train_files, tft_output, config),
+        history = model.fit(train, steps_per_epoch=steps_per_epoch or _count_batches(train_files, tft_output, config),
                             **fit_args)
     elif strategy.num_replicas_in_sync > 1:
         # Replicas must agree on the number of steps (uneven shards would stall the all-reduce),
         # so the data repeat and every epoch has the same fixed length.
         train = make_dataset(train_files, tft_output, config, shuffle=True).repeat()
-        history = model.fit(train, steps_per_epoch=train_steps or _count_batches(train_files, tft_output, config),
+        history = model.fit(train, steps_per_epoch=steps_per_epoch or _count_batches(train_files, tft_output, config),
                             **fit_args)
     else:
         # No validation pass: the Evaluator measures the eval split, per task and slice.
         train = make_dataset(train_files, tft_output, config, shuffle=True)
-        history = model.fit(train, steps_per_epoch=train_steps, **fit_args)
+        if steps_per_epoch:  # a fixed number of steps may need more than one pass
+            train = train.repeat()
+        history = model.fit(train, steps_per_epoch=steps_per_epoch, **fit_args)
     logs = {k: float(v[-1]) for k, v in history.history.items()}
 
     # Every MultiWorkerMirrored replica must take part in saving; only the chief keeps its copy.
     # Export locally first: the serving export writes with os calls, the artifact may be on GCS.
+    if isinstance(strategy, tf.distribute.experimental.ParameterServerStrategy):
+        model = _unsharded_copy(model, config)
     local_base = tempfile.mkdtemp(prefix="export-")
     try:
         version_dir = export_serving_model(model, spec, local_base, version=1, tft_output_dir=transform_output)
@@ -134,6 +149,22 @@ def train_and_export(train_files: List[str], transform_output: str,
     finally:
         shutil.rmtree(local_base, ignore_errors=True)
     return logs
+
+
+def _unsharded_copy(model, config: ModelConfig):
+    """The trained values in a model built outside the strategy, for export: a SavedModel of
+    partitioned (ShardedVariable) tables does not load back; a checkpoint re-assembles them."""
+    from mtl_keras.models import build_model
+
+    directory = tempfile.mkdtemp(prefix="ps-model-")
+    try:
+        path = tf.train.Checkpoint(model=model).write(os.path.join(directory, "model"))
+        copy = build_model(config, compile=False)
+        copy(copy.dummy_features())
+        tf.train.Checkpoint(model=copy).read(path).expect_partial().assert_existing_objects_matched()
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+    return copy
 
 
 def _per_worker_dataset(train_files, tft_output, config: ModelConfig) -> tf.data.Dataset:

@@ -1,5 +1,5 @@
 """run_fn's training under TF_CONFIG, with real local processes on 127.0.0.1: two MultiWorkerMirrored
-workers, and a ParameterServerStrategy cluster (chief, two workers, one parameter server)."""
+workers, and a ParameterServerStrategy cluster (chief, two workers, two parameter servers)."""
 import dataclasses
 import glob
 import json
@@ -55,7 +55,7 @@ def _free_ports(n):
     return ports
 
 
-def _trainer_args(workdir, epochs):
+def _trainer_args(workdir, epochs, **trainer_options):
     from mtl_keras.simulation import feature_spec
     from tfx_pipeline.presets import tiny_model_config, tiny_simulation
     from tfx_pipeline.trainer import trainer_custom_config
@@ -66,7 +66,7 @@ def _trainer_args(workdir, epochs):
     return {
         "train_files": sorted(glob.glob(os.path.join(root, "Transform", "transformed_examples", "*", "Split-train", "*"))),
         "transform_output": sorted(glob.glob(os.path.join(root, "Transform", "transform_graph", "*")))[-1],
-        "custom_config": trainer_custom_config(config, TransformConfig()),
+        "custom_config": trainer_custom_config(config, TransformConfig(), **trainer_options),
     }
 
 
@@ -126,11 +126,12 @@ def test_two_workers_train_in_sync_and_only_the_chief_exports(tiny_runs, tmp_pat
 
 def test_parameter_server_cluster_trains_on_the_ps_and_the_chief_exports(tiny_runs, tmp_path):
     workdir, _ = tiny_runs
-    # Two epochs of one pass over the training impressions each (steps counted by run_fn).
-    args = {**_trainer_args(workdir, epochs=2), "steps": None}
-    ports = _free_ports(4)
+    # Two epochs of one pass over the training impressions each (steps counted by run_fn). The
+    # tiny embedding table (under 1 KB) is split over the two parameter servers as a large one would be.
+    args = {**_trainer_args(workdir, epochs=2, ps_min_shard_bytes=128), "steps": None}
+    ports = _free_ports(5)
     cluster = {"chief": [f"127.0.0.1:{ports[0]}"], "worker": [f"127.0.0.1:{p}" for p in ports[1:3]],
-               "ps": [f"127.0.0.1:{ports[3]}"]}
+               "ps": [f"127.0.0.1:{p}" for p in ports[3:5]]}
     processes = _start_replicas(cluster, args, tmp_path)
     servers = [p for key, p in processes.items() if key[0] != "chief"]
     try:
@@ -143,8 +144,13 @@ def test_parameter_server_cluster_trains_on_the_ps_and_the_chief_exports(tiny_ru
     assert all(still_serving)
     record = json.load(open(tmp_path / "record-chief-0.json"))
     print(f"\nPS cluster: fit {record['fit_seconds']:.1f} s, loss per epoch {record['losses']}")
-    # Every model variable lives on the parameter server; the workers only compute.
-    assert record["devices"] and all("/job:ps/" in d for d in record["devices"].values()), record["devices"]
+    # Every model variable lives on the parameter servers; the workers only compute.
+    devices = record["devices"]
+    assert devices and all("/job:ps/" in d for d in devices.values()), devices
+    # The embedding table is split, one shard per parameter server.
+    shards = {name: d for name, d in devices.items() if "shared_embedding" in name}
+    assert len(shards) == 2 and all("/part_" in name for name in shards), devices
+    assert {d.split("/task:")[1][0] for d in shards.values()} == {"0", "1"}, shards
     # Training went on after the first epoch (the variables moved) ...
     assert max(record["moved"]) > 1e-4 and np.all(np.isfinite(record["moved"]))
     # ... and the exported model learnt CTR: after a single step it scores log loss ~0.50 and AUC

@@ -59,3 +59,26 @@ def test_custom_config_must_hold_a_model_config():
         parse_custom_config({"transform": {}})
     with pytest.raises(ValueError, match="unknown keys"):
         parse_custom_config({"model_config": {"features": {"numeric": [{"name": "x"}]}, "nope": 1}})
+
+
+def test_train_steps_are_total_steps_spread_over_the_epochs(tiny_runs, tmp_path):
+    import dataclasses
+
+    import tensorflow as tf
+
+    workdir, _ = tiny_runs
+    files, graph = _transform_paths(workdir)
+    config = dataclasses.replace(tiny_model_config(feature_spec(tiny_simulation(), embedding_dim=4)), epochs=2)
+
+    class Steps(tf.keras.callbacks.Callback):
+        def on_train_end(self, logs=None):
+            self.total = int(self.model.optimizer.iterations.numpy())
+
+    steps = Steps()
+    # 5 steps over 2 epochs: ceil(5 / 2) = 3 per epoch (TFX's num_steps counts all steps).
+    train_and_export(files, graph, str(tmp_path / "model"), trainer_custom_config(config, TransformConfig()),
+                     train_steps=5, callbacks=[steps])
+    assert steps.total == 6
+    with pytest.raises(ValueError, match="train_steps"):
+        train_and_export(files, graph, str(tmp_path / "bad"), trainer_custom_config(config, TransformConfig()),
+                         train_steps=-1)
