@@ -104,6 +104,15 @@ def run_one(name, spec, train_arrays, test_arrays, test, batch_size, train_metri
     }
 
 
+def _warm_up(spec, train_arrays, batch_size):
+    """A few steps of a small model, not measured: TF and oneDNN initialise once per process, so
+    the first measured run (ours or the baseline) does not pay for it alone."""
+    config = ModelConfig(features=spec, backbone="shared_bottom", bottom_units=[8], tower_units=[8],
+                         batch_size=batch_size, train_metrics=False)
+    rows = {k: v[:4 * batch_size] for k, v in train_arrays.items()}
+    build_model(config).fit(make_dataset(rows, batch_size), epochs=1, verbose=0)
+
+
 def _ratios(ours, base):
     return {"model": ours["model"], "precision": ours["precision"], "steps_per_execution": ours["steps_per_execution"],
             "examples_per_sec_ours_over_deepctr": ours["examples_per_sec"] / base["examples_per_sec"],
@@ -140,6 +149,7 @@ def main(argv=None):
                "data_s": time.perf_counter() - t0, "tensorflow": tf.__version__, "cpus": os.cpu_count(),
                "machine": platform.machine(), "load_average_before": os.getloadavg(), "results": []}
     runs = [(p, int(k)) for p in args.precisions.split(",") for k in args.steps_per_execution.split(",")]
+    _warm_up(spec, train_arrays, args.batch_size)
     for name in args.models.split(","):
         ours = []
         for precision, steps_per_execution in runs:
