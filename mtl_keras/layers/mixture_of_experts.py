@@ -19,8 +19,9 @@ class MixtureOfExperts(keras.layers.Layer):
 
     Experts are MLPs (`expert_units`, `activation` after every layer), ordered as task 0's
     `num_task_experts`, ..., task T-1's, then the `num_shared_experts` shared ones. Each expert
-    layer is one stacked kernel `[num_experts_total, in, out]` applied by a single batched matmul,
-    which is the same maths as a loop of `Dense` layers, one per expert.
+    layer is one stacked kernel `[num_experts_total, in, out]` applied by a single batched matmul
+    (the first layer, when every expert reads the same input, by one GEMM over the kernels side by
+    side), which is the same maths as a loop of `Dense` layers, one per expert.
 
     Gate k (a softmax over a linear map of task k's input) mixes task k's experts followed by the
     shared experts. With `shared_gate=True` one more gate, reading the shared input, mixes all
