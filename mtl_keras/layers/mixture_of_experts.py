@@ -122,11 +122,11 @@ class MixtureOfExperts(keras.layers.Layer):
             index[k, tasks * per_task:] = k * size + per_task + np.arange(shared)
         if self.shared_gate:
             index[tasks] = tasks * size + np.arange(self.num_experts_total)
-        self._mixing_index = index.reshape(-1)
-        # The same map as a 0/1 matrix [flat gate weights, gates * experts]: a small matmul whose
+        flat_index = index.reshape(-1)
+        # As a 0/1 matrix [flat gate weights, gates * experts]: mixing is a small matmul whose
         # gradient is another matmul, cheaper than gather's gradient (measured: PLE step -20 %).
         selection = np.zeros((zero + 1, index.size), dtype=np.float32)
-        selection[self._mixing_index, np.arange(index.size)] = 1.0
+        selection[flat_index, np.arange(index.size)] = 1.0
         self._mixing_matrix = selection[:zero]
 
     def call(self, inputs, return_gate_weights: bool = False):
