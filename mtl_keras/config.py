@@ -40,6 +40,7 @@ class ModelConfig:
     num_task_experts: int = 2
     tower_units: List[int] = dataclasses.field(default_factory=lambda: [64, 32])
     dropout: float = 0.0
+    embedding_l2: float = 0.0  # L2 on the embedding rows a batch looks up (SharedEmbedding.embeddings_l2)
     num_cross_layers: int = 0  # > 0 puts tfrs DCN Cross layers on the embeddings
     # Objective.
     task_weights: Optional[Dict[str, float]] = None  # None: the objective's defaults
@@ -67,6 +68,16 @@ class ModelConfig:
     # (measured: shared-bottom step 9.6 -> 7.4 ms at 16); Keras callbacks then see every N-th batch.
     steps_per_execution: int = 1
     epochs: int = 1
+    # Early stopping (mtl_keras.training.train): this share of the training impressions is held out,
+    # the validation loss (the same weighted objective) is computed `evaluations_per_epoch` times
+    # per epoch, training stops after `early_stopping_patience` evaluations without improvement and
+    # the best weights are restored. 0 trains all `epochs` on every impression.
+    validation_fraction: float = 0.0
+    evaluations_per_epoch: int = 1
+    early_stopping_patience: int = 2
+    # After early stopping, the towers' output biases are refitted for this many full-batch steps on
+    # the held-out rows under the training objective (training.refit_intercepts); 0 skips it.
+    intercept_refit_steps: int = 0
     seed: int = 0
 
     def __post_init__(self):
@@ -85,7 +96,7 @@ class ModelConfig:
                 raise ValueError(f"ModelConfig.{field} must be a non-empty list of positive ints, got {units!r}.")
             setattr(self, field, units)
         for field in ("num_experts", "num_levels", "num_task_experts", "batch_size", "steps_per_execution",
-                      "epochs", "num_calibration_bins"):
+                      "epochs", "num_calibration_bins", "evaluations_per_epoch", "early_stopping_patience"):
             _positive_int(field, getattr(self, field))
         if not isinstance(self.num_shared_experts, int) or self.num_shared_experts < 0:
             raise ValueError(f"ModelConfig.num_shared_experts must be an int >= 0, got {self.num_shared_experts!r}.")
@@ -93,6 +104,13 @@ class ModelConfig:
             raise ValueError(f"ModelConfig.num_cross_layers must be an int >= 0, got {self.num_cross_layers!r}.")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"ModelConfig.dropout must be in [0, 1), got {self.dropout}.")
+        if not 0.0 <= self.validation_fraction < 1.0:
+            raise ValueError(f"ModelConfig.validation_fraction must be in [0, 1), got {self.validation_fraction!r}; "
+                             "0 disables early stopping.")
+        if not isinstance(self.intercept_refit_steps, int) or self.intercept_refit_steps < 0:
+            raise ValueError(f"ModelConfig.intercept_refit_steps must be an int >= 0, got {self.intercept_refit_steps!r}.")
+        if not self.embedding_l2 >= 0.0:
+            raise ValueError(f"ModelConfig.embedding_l2 must be >= 0, got {self.embedding_l2!r}.")
         if not self.learning_rate > 0:
             raise ValueError(f"ModelConfig.learning_rate must be > 0, got {self.learning_rate}.")
         weights = dict(_DEFAULT_TASK_WEIGHTS[self.objective])

@@ -33,7 +33,8 @@ class MultiTaskModel(tfrs.models.Model):
         self.model_config = config if isinstance(config, ModelConfig) else ModelConfig.from_dict(config)
         cfg = self.model_config
         policy = keras.mixed_precision.Policy(cfg.precision)
-        self.embedding = SharedEmbedding(cfg.features.to_dict(), name="shared_embedding", dtype=policy)
+        self.embedding = SharedEmbedding(cfg.features.to_dict(), embeddings_l2=cfg.embedding_l2, name="shared_embedding",
+                                         dtype=policy)
         self.cross_layers = [tfrs.layers.dcn.Cross(name=f"cross_{i}", dtype=policy) for i in range(cfg.num_cross_layers)]
         num_towers = len(cfg.tower_names)
         if cfg.backbone == "mmoe":

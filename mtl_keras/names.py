@@ -29,7 +29,10 @@ TRUE_P_CTR = "true_p_ctr"
 TRUE_P_CVR = "true_p_cvr"
 POTENTIAL_CLICK = "potential_click"
 POTENTIAL_CONVERSION = "potential_conversion"
-GROUND_TRUTH_COLUMNS = (TRUE_P_WIN, TRUE_P_CTR, TRUE_P_CVR, POTENTIAL_CLICK, POTENTIAL_CONVERSION)
+# A latent user intent (not a feature): it moves prices, clicks and conversions in the
+# `confounded` scenario and has no effect elsewhere; written so that selection can be checked.
+TRUE_INTENT = "true_intent"
+GROUND_TRUTH_COLUMNS = (TRUE_P_WIN, TRUE_P_CTR, TRUE_P_CVR, POTENTIAL_CLICK, POTENTIAL_CONVERSION, TRUE_INTENT)
 
 # Simulator: feature names it writes (the first `num_categorical` of these, then cat_<i>), numeric
 # features num_<i>, and the files of a simulated dataset directory.
@@ -71,10 +74,12 @@ EVAL_IPW = "eval_ipw"
 EVAL_IPW_CLICKED = "eval_ipw_clicked"
 
 # Debiasing benchmark (mtl_keras.benchmark): evaluation spaces, i.e. which test rows are scored:
-# every request, won impressions, clicked impressions.
+# every request, the overlap population (requests with true p_win >= the propensity floor), won
+# impressions, clicked impressions.
 SPACE_REQUEST = "request"
+SPACE_OVERLAP = "overlap"
 SPACE_IMPRESSION = "impression"
 SPACE_CLICK = "click"
-BENCHMARK_SPACES = (SPACE_REQUEST, SPACE_IMPRESSION, SPACE_CLICK)
+BENCHMARK_SPACES = (SPACE_REQUEST, SPACE_OVERLAP, SPACE_IMPRESSION, SPACE_CLICK)
 # Where an IPW method reads p_win: none (no win weighting), the survival model, the simulator's truth.
 P_WIN_SOURCES = ("none", "survival", "oracle")

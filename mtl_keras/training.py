@@ -27,7 +27,14 @@ def prepare(frame: pd.DataFrame, config: ModelConfig):
 
 def train(config: ModelConfig, train_frame: pd.DataFrame, eval_frame: Optional[pd.DataFrame] = None,
           verbose: int = 1, callbacks=None):
-    """Builds, fits and returns (model, keras History)."""
+    """Builds, fits and returns (model, keras History).
+
+    With `config.validation_fraction` > 0, that share of the training impressions (drawn with
+    `config.seed`) is held out: the validation loss is computed `evaluations_per_epoch` times per
+    epoch, training stops after `early_stopping_patience` evaluations without improvement and the
+    best weights are restored. Otherwise `eval_frame`, when given, is evaluated after every epoch
+    (reported in the History, never steering training).
+    """
     import tf_keras as keras
 
     from mtl_keras.models import build_model
@@ -35,14 +42,78 @@ def train(config: ModelConfig, train_frame: pd.DataFrame, eval_frame: Optional[p
     # Python, NumPy and TF seeds: tf_keras draws unseeded initializer seeds from Python's `random`.
     keras.utils.set_random_seed(config.seed)
     train_arrays = prepare(train_frame, config)
+    fit_args = dict(epochs=config.epochs, verbose=verbose, callbacks=list(callbacks or []))
+    validation = None
+    if config.validation_fraction > 0:
+        train_arrays, validation = _hold_out(train_arrays, config.validation_fraction, config.seed)
+        fit_args["callbacks"].append(keras.callbacks.EarlyStopping(
+            monitor="val_loss", patience=config.early_stopping_patience, restore_best_weights=True))
+    elif eval_frame is not None:
+        validation = prepare(eval_frame, config)
     train_ds = data.make_dataset(train_arrays, config.batch_size, shuffle=True, seed=config.seed)
-    eval_ds = None
-    if eval_frame is not None:
-        eval_ds = data.make_dataset(prepare(eval_frame, config), config.batch_size)
+    if config.evaluations_per_epoch > 1:
+        # Keras validates at the end of its epochs: cut each pass over the data into that many.
+        steps = int(train_ds.cardinality())
+        train_ds = train_ds.repeat()
+        fit_args.update(epochs=config.epochs * config.evaluations_per_epoch,
+                        steps_per_epoch=-(-steps // config.evaluations_per_epoch))
+    if validation is not None:
+        fit_args["validation_data"] = data.make_dataset(validation, max(config.batch_size, 4096))
     model = build_model(config)
-    history = model.fit(train_ds, validation_data=eval_ds, epochs=config.epochs, verbose=verbose,
-                        callbacks=callbacks)
+    history = model.fit(train_ds, **fit_args)
+    if config.validation_fraction > 0 and config.intercept_refit_steps:
+        refit_intercepts(model, validation, config.intercept_refit_steps)
     return model, history
+
+
+# Rows of the held-out split used to refit the intercepts (one full batch per step).
+_REFIT_ROWS = 262_144
+
+
+def refit_intercepts(model, arrays: Dict[str, np.ndarray], steps: int, learning_rate: float = 0.05,
+                     seed: int = 0) -> Dict[str, float]:
+    """Refits only the towers' output biases on held-out rows, every other weight frozen.
+
+    The loss is the model's own training objective (same task weights, same 1/p_win and 1/pCTR
+    weighting), so at the optimum its score equation in each intercept holds on held-out rows:
+    e.g. for the CTR tower Σ w_i (click_i − pCTR_i) = 0, i.e. the weighted mean prediction equals
+    the weighted mean label in the space the weights target. Early stopping leaves the intercepts
+    wherever the rest of the model started to overfit (and an overfit model under-predicts rare
+    positives out of sample); this puts them back on held-out evidence. Full-batch Adam over at
+    most 262,144 rows (a seeded subsample beyond that). Returns the biases' shifts by tower.
+    """
+    import tensorflow as tf
+    import tf_keras as keras
+
+    n = len(next(iter(arrays.values())))
+    if n > _REFIT_ROWS:
+        keep = np.sort(np.random.default_rng([seed, 2]).choice(n, _REFIT_ROWS, replace=False))
+        arrays = {k: v[keep] for k, v in arrays.items()}
+    batch = {k: tf.constant(v) for k, v in arrays.items()}
+    biases = [tower.logit.bias for tower in model.towers]
+    before = [b.numpy().copy() for b in biases]
+    optimizer = keras.optimizers.Adam(learning_rate=learning_rate)
+
+    @tf.function
+    def step():
+        with tf.GradientTape() as tape:
+            loss = model.compute_loss(batch, training=False)
+        optimizer.apply_gradients(zip(tape.gradient(loss, biases), biases))
+        return loss
+
+    for _ in range(steps):
+        step()
+    model.reset_metrics()  # compute_loss(training=False) updated the task metrics
+    return {tower: float(b.numpy()[0] - b0[0]) for tower, b, b0 in zip(model.model_config.tower_names, biases, before)}
+
+
+def _hold_out(arrays: Dict[str, np.ndarray], fraction: float, seed: int):
+    n = len(next(iter(arrays.values())))
+    held = np.random.default_rng([seed, 1]).random(n) < fraction
+    if held.all() or not held.any():
+        raise ValueError(f"validation_fraction={fraction} holds out {int(held.sum())} of {n} impressions; "
+                         "give more data or a validation_fraction that leaves rows on both sides.")
+    return {k: v[~held] for k, v in arrays.items()}, {k: v[held] for k, v in arrays.items()}
 
 
 def predict(model, frame: pd.DataFrame, batch_size: int = 8192) -> Dict[str, np.ndarray]:

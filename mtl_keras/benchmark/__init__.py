@@ -2,7 +2,7 @@
 
 TensorFlow is imported only when a benchmark runs (BiasBenchmark.run, BiasReport.to_dict).
 """
-from mtl_keras.benchmark.config import BiasBenchmarkConfig
+from mtl_keras.benchmark.config import KUAIREC, BiasBenchmarkConfig
 from mtl_keras.benchmark.evaluation import evaluate_spaces, task_metrics
 from mtl_keras.benchmark.methods import METHOD_NAMES, METHODS, BiasMethod
 from mtl_keras.benchmark.report import BiasReport
@@ -20,8 +20,19 @@ def run_bias_benchmark(config: BiasBenchmarkConfig, out_dir: str, log=print, com
     start = time.perf_counter()
     bench = BiasBenchmark(config, log=log, simulation_overrides=simulation_overrides)
     records = bench.run()
-    simulation = bench.simulation_config(config.first_seed).to_dict()
+    if config.scenario == KUAIREC:
+        import dataclasses
+
+        from mtl_keras.simulation.kuairec import KuaiRecSelection
+
+        simulation = dataclasses.asdict(KuaiRecSelection(world_seed=config.world_seed))
+    else:
+        from mtl_keras.simulation.scenarios import get_scenario
+
+        simulation = bench.simulation_config(config.first_seed).to_dict()
+        simulation["selection"] = get_scenario(config.scenario).selection
     simulation["seed"] = "varies: one per benchmark seed"
+    simulation["world_seed"] = f"worlds {config.world_list}"
     report = BiasReport(config, records, time.perf_counter() - start, simulation=simulation, command=command)
     report.write(out_dir, bench.predictions, bench.test_frame)
     return report

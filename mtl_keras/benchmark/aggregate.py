@@ -1,4 +1,5 @@
-"""Mean ± std over seeds, and how many seeds it took for method differences to exceed their std."""
+"""Mean ± std over (world, seed) runs, paired differences with 95 % intervals, and how many seeds it
+took for method differences to exceed their std."""
 from __future__ import annotations
 
 from typing import Dict, List, Optional, Sequence
@@ -21,7 +22,8 @@ LITERATURE_PAIRS = (
     ("oracle_ipw_escm2_dr", "ipw_escm2_dr"),
     ("ipw_escm2_dr", "naive"),  # the whole claim: the package's debiased model against the naive one
 )
-COMPARED_METRICS = ("cvr_auc", "cvr_log_loss", "cvr_ece", "ctcvr_auc", "ctcvr_log_loss", "ctr_log_loss", "ctr_ece")
+COMPARED_METRICS = ("cvr_ratio_error", "cvr_auc", "cvr_log_loss", "cvr_ece", "ctcvr_auc", "ctcvr_log_loss",
+                    "ctr_log_loss", "ctr_ece")
 HIGHER_IS_BETTER = {"auc"}
 
 
@@ -34,8 +36,33 @@ def mean_std(values: Sequence[float]) -> Dict[str, Optional[float]]:
     return {"mean": float(values.mean()), "std": std}
 
 
-def _values(per_seed: List[dict], method: str, space: str, key: str) -> Dict[int, float]:
-    return {r["seed"]: r[key] for r in per_seed if r["method"] == method and r["space"] == space}
+def paired_interval(differences: Sequence[float], level: float = 0.95) -> Dict[str, Optional[float]]:
+    """Mean of paired differences with its Student-t interval: {"mean", "low", "high", "excludes_zero"}.
+
+    One pair gives no interval (low/high None, excludes_zero False)."""
+    from scipy import stats
+
+    d = np.asarray(differences, np.float64)
+    if d.size == 0 or not np.all(np.isfinite(d)):
+        return {"mean": None, "low": None, "high": None, "excludes_zero": False}
+    mean = float(d.mean())
+    if d.size < 2:
+        return {"mean": mean, "low": None, "high": None, "excludes_zero": False}
+    half = float(stats.t.ppf(0.5 + level / 2, d.size - 1) * d.std(ddof=1) / np.sqrt(d.size))
+    return {"mean": mean, "low": mean - half, "high": mean + half,
+            "excludes_zero": bool(mean - half > 0 or mean + half < 0)}
+
+
+def _values(per_seed: List[dict], method: str, space: str, key: str) -> Dict[tuple, float]:
+    """{(world, seed): value}: the unit that methods are paired on."""
+    return {(r.get("world", 0), r["seed"]): r[key] for r in per_seed if r["method"] == method and r["space"] == space}
+
+
+def paired(per_seed: List[dict], method: str, baseline: str, space: str, key: str):
+    """(method values, baseline values) over the (world, seed) runs both have, in the same order."""
+    a, b = _values(per_seed, method, space, key), _values(per_seed, baseline, space, key)
+    units = sorted(set(a) & set(b))
+    return [a[u] for u in units], [b[u] for u in units]
 
 
 def aggregate(per_seed: List[dict], backbone: str, methods: Sequence[str]) -> List[dict]:
@@ -86,14 +113,13 @@ def compare(per_seed: List[dict], methods: Sequence[str]) -> List[dict]:
             continue
         for space in names.BENCHMARK_SPACES:
             for key in COMPARED_METRICS:
-                a, b = _values(per_seed, method, space, key), _values(per_seed, baseline, space, key)
-                seeds = sorted(set(a) & set(b))
-                x, y = [a[s] for s in seeds], [b[s] for s in seeds]
+                x, y = paired(per_seed, method, baseline, space, key)
                 diff = mean_std(np.subtract(x, y))
                 higher = key.rsplit("_", 1)[-1] in HIGHER_IS_BETTER
                 improves = None if diff["mean"] is None else bool((diff["mean"] > 0) == higher and diff["mean"] != 0)
                 out.append({"method": method, "baseline": baseline, "space": space, "metric": key,
-                            "difference": diff, "improves": improves, "seeds": len(seeds),
+                            "difference": diff, "interval": paired_interval(np.subtract(x, y)),
+                            "improves": improves, "seeds": len(x),
                             "seeds_to_separate": seeds_to_separate(x, y, paired=False),
                             "seeds_to_separate_paired": seeds_to_separate(x, y, paired=True)})
     return out

@@ -19,7 +19,10 @@ from mtl_keras import names
 from mtl_keras.metrics import calibration_ratio, expected_calibration_error, log_loss, roc_auc
 
 TASKS = (names.CTR, names.CVR, names.CTCVR)
-METRICS = ("auc", "log_loss", "ece", "calibration_ratio")
+METRICS = ("auc", "log_loss", "ece", "calibration_ratio", "ratio_error")
+# The overlap space: requests whose true p_win is at least this (ModelConfig's default
+# win_propensity_floor), the population that floored weights still reach.
+DEFAULT_OVERLAP_FLOOR = 0.05
 _PREDICTION = {names.CTR: names.P_CTR, names.CVR: names.P_CVR, names.CTCVR: names.P_CTCVR}
 
 
@@ -31,10 +34,13 @@ def metric_key(task: str, metric: str) -> str:
 METRIC_KEYS = tuple(metric_key(t, m) for t in TASKS for m in METRICS)
 
 
-def space_mask(frame: pd.DataFrame, space: str) -> np.ndarray:
-    """Rows of `frame` in `space`: every request, won impressions (won=1) or clicks (click=1)."""
+def space_mask(frame: pd.DataFrame, space: str, overlap_floor: float = DEFAULT_OVERLAP_FLOOR) -> np.ndarray:
+    """Rows of `frame` in `space`: every request, requests with true p_win >= overlap_floor, won
+    impressions (won=1) or clicks (click=1)."""
     if space == names.SPACE_REQUEST:
         return np.ones(len(frame), dtype=bool)
+    if space == names.SPACE_OVERLAP:
+        return frame[names.TRUE_P_WIN].to_numpy() >= overlap_floor
     column = {names.SPACE_IMPRESSION: names.WON, names.SPACE_CLICK: names.CLICK}.get(space)
     if column is None:
         raise ValueError(f"space must be one of {list(names.BENCHMARK_SPACES)}, got {space!r}.")
@@ -42,18 +48,22 @@ def space_mask(frame: pd.DataFrame, space: str) -> np.ndarray:
 
 
 def task_metrics(labels, truth, preds, num_bins: int = 10) -> Dict[str, float]:
-    """AUC against binary `labels`; log loss, ECE and calibration ratio against true probabilities."""
+    """AUC against binary `labels`; log loss, ECE, calibration ratio (mean prediction / mean truth)
+    and ratio error |ratio − 1| against true probabilities."""
+    ratio = calibration_ratio(truth, preds)
     return {
         "auc": roc_auc(labels, preds),
         "log_loss": log_loss(truth, preds),
         "ece": expected_calibration_error(truth, preds, num_bins=num_bins),
-        "calibration_ratio": calibration_ratio(truth, preds),
+        "calibration_ratio": ratio,
+        "ratio_error": abs(ratio - 1.0),
     }
 
 
 def ground_truth(frame: pd.DataFrame) -> Dict[str, Dict[str, np.ndarray]]:
     """Per task: binary potential outcome ("label") and true probability ("truth") of every row."""
-    missing = [c for c in names.GROUND_TRUTH_COLUMNS if c not in frame.columns]
+    needed = (names.TRUE_P_WIN, names.TRUE_P_CTR, names.TRUE_P_CVR, names.POTENTIAL_CLICK, names.POTENTIAL_CONVERSION)
+    missing = [c for c in needed if c not in frame.columns]
     if missing:
         raise ValueError(f"The evaluation data lack ground-truth columns {missing}; the bias benchmark needs "
                          "simulated data (mtl_keras.simulation), which write them.")
@@ -68,8 +78,8 @@ def ground_truth(frame: pd.DataFrame) -> Dict[str, Dict[str, np.ndarray]]:
     }
 
 
-def evaluate_spaces(frame: pd.DataFrame, preds: Mapping[str, np.ndarray],
-                    num_bins: int = 10) -> Dict[str, Dict[str, float]]:
+def evaluate_spaces(frame: pd.DataFrame, preds: Mapping[str, np.ndarray], num_bins: int = 10,
+                    overlap_floor: float = DEFAULT_OVERLAP_FLOOR) -> Dict[str, Dict[str, float]]:
     """{space: {"rows": n, "cvr_auc": ..., ...}} for every space of names.BENCHMARK_SPACES.
 
     `preds` holds p_ctr, p_cvr and p_ctcvr for every row of `frame` (the output of
@@ -83,7 +93,7 @@ def evaluate_spaces(frame: pd.DataFrame, preds: Mapping[str, np.ndarray],
     truth = ground_truth(frame)
     report = {}
     for space in names.BENCHMARK_SPACES:
-        mask = space_mask(frame, space)
+        mask = space_mask(frame, space, overlap_floor)
         if not mask.any():
             raise ValueError(f"The evaluation data have no row in space {space!r}; simulate more requests.")
         row = {"rows": int(mask.sum())}

@@ -14,8 +14,10 @@ from mtl_keras.benchmark.aggregate import aggregate, compare
 from mtl_keras.benchmark.config import BiasBenchmarkConfig
 from mtl_keras.benchmark.evaluation import ground_truth, space_mask
 from mtl_keras.benchmark.runner import REFERENCE, BiasBenchmark
+from mtl_keras.benchmark.verdict import format_interval, goals, verdict
 
 JSON_FILE, MARKDOWN_FILE = "bias.json", "bias.md"
+_RECORD_KEYS = ("per_seed", "reference", "propensity", "timing", "overlap")
 _TABLE_COLUMNS = (("CVR AUC", "cvr_auc"), ("CVR log loss", "cvr_log_loss"), ("CVR ECE", "cvr_ece"),
                   ("CVR ratio", "cvr_calibration_ratio"), ("CTCVR AUC", "ctcvr_auc"),
                   ("CTCVR log loss", "ctcvr_log_loss"), ("CTCVR ECE", "ctcvr_ece"), ("CTR ECE", "ctr_ece"),
@@ -33,6 +35,8 @@ class BiasReport:
         self.results = aggregate(records["per_seed"], config.backbone, config.methods)
         self.comparisons = compare(records["per_seed"], config.methods)
         self.reference = aggregate(records.get("reference", []), config.backbone, [REFERENCE])
+        self.verdict = verdict(records["per_seed"], config.methods, config.scenario)
+        self.goals = goals(records["per_seed"], config.methods)
         self.wall_seconds = wall_seconds
         self.simulation = simulation or {}
         self.command = command
@@ -42,13 +46,15 @@ class BiasReport:
         import tensorflow as tf
 
         return _finite({
-            "benchmark": "bias", "backbone": self.config.backbone, "command": self.command,
+            "benchmark": "bias", "backbone": self.config.backbone, "scenario": self.config.scenario,
+            "command": self.command,
             "config": self.config.to_dict(), "simulation": self.simulation,
             "truth": {"auc": "binary potential outcomes (potential_click, potential_conversion, their product)",
                       "log_loss_ece_ratio": "true probabilities as soft labels (true_p_ctr, true_p_cvr, product)"},
             "wall_seconds": self.wall_seconds, "cpus": os.cpu_count(), "machine": platform.machine(),
             "tensorflow": tf.__version__, "git_commit": self.git_commit,
             "results": self.results, "reference_results": self.reference, "comparisons": self.comparisons,
+            "verdict": self.verdict, "goals": self.goals,
             **self.records,
         })
 
@@ -57,7 +63,7 @@ class BiasReport:
         """Rebuilds a report from a written bias.json: aggregates and comparisons are recomputed
         from its per-seed records (the reference rows re-simulated if the file predates them)."""
         config = BiasBenchmarkConfig(**data["config"])
-        records = {k: data[k] for k in ("per_seed", "reference", "propensity", "timing") if k in data}
+        records = {k: data[k] for k in _RECORD_KEYS if k in data}
         if not records.get("reference"):
             bench = BiasBenchmark(config, log=None)
             records["reference"] = [r for seed in config.seed_list for r in bench.reference_records(seed)]
@@ -68,10 +74,13 @@ class BiasReport:
 
     def to_markdown(self) -> str:
         cfg = self.config
-        lines = [f"### Debiasing benchmark: backbone `{cfg.backbone}`", "",
-                 f"{cfg.requests} training and {cfg.test_requests} held-out requests per seed, seeds "
-                 f"{cfg.seed_list}, {cfg.epochs} epochs, batch {cfg.batch_size}, p_win from `{cfg.win_model}`; "
-                 f"wall time {self.wall_seconds / 60:.1f} min. Mean ± std over seeds. AUC against potential "
+        size = ("the KuaiRec matrix (train on its selected rows, score every row)" if cfg.scenario == "kuairec"
+                 else f"{cfg.requests} training and {cfg.test_requests} held-out requests per seed")
+        lines = [f"### Debiasing benchmark: scenario `{cfg.scenario}`, backbone `{cfg.backbone}`", "",
+                 f"{size}, worlds {cfg.world_list}, seeds {cfg.seed_list} (methods paired on each world × seed), "
+                 f"up to {cfg.epochs} epochs with early stopping on {cfg.validation_fraction:.0%} held-out impressions "
+                 f"and an intercept refit, batch {cfg.batch_size}, p_win from `{cfg.win_model}`; "
+                 f"wall time {self.wall_seconds / 60:.1f} min. Mean ± std over runs. AUC against potential "
                  "outcomes; log loss, ECE and ratio (mean prediction / mean truth) against the true probabilities. "
                  f"Row `{REFERENCE}`: the true probabilities scored as a model (the ceiling).", ""]
         if self.command:
@@ -90,18 +99,49 @@ class BiasReport:
             maes = [p["test_request_mae"] for p in self.records["propensity"]]
             lines += [f"Survival model `{cfg.win_model}`: mean |p_win − true p_win| on held-out requests "
                       f"{np.mean(maes):.4f} (per seed {', '.join(f'{m:.4f}' for m in maes)}).", ""]
-        lines += self._comparison_markdown()
+        lines += self._overlap_markdown() + self._verdict_markdown() + self._comparison_markdown()
         return "\n".join(lines)
+
+    def _overlap_markdown(self) -> List[str]:
+        overlap = self.records.get("overlap") or []
+        if not overlap:
+            return []
+        share = np.mean([o["share_below_floor"] for o in overlap])
+        return [f"**Overlap**: {share:.1%} of held-out requests have true p_win < {self.config.overlap_floor} (the "
+                f"propensity floor; {np.mean([o['share_below_0.01'] for o in overlap]):.1%} below 0.01). Floored "
+                "weights under-weight them: the `overlap` space scores the requests with true p_win ≥ the floor, "
+                "the population the weights reach in proportion.", ""]
+
+    def _verdict_markdown(self) -> List[str]:
+        lines = [f"**Verdict** (`{self.config.scenario}`): best method by mean; its paired difference to ESMM "
+                 "(mean [95 % interval] over world × seed runs) and whether the interval excludes 0.", "",
+                 "| space | metric | best | best mean | ESMM mean | best − ESMM | excludes 0 |",
+                 "|---|---|---|---:|---:|---:|---|"]
+        for v in self.verdict:
+            baseline = "n/a" if v["baseline_mean"] is None else f"{v['baseline_mean']:.4f}"
+            diff = v["difference"]
+            lines.append(f"| {v['space']} | {v['metric']} | {v['best']} | {v['best_mean']:.4f} | {baseline} | "
+                         f"{'(ESMM is best)' if diff is None else format_interval(diff)} | "
+                         f"{'—' if diff is None else ('yes' if diff['excludes_zero'] else 'no')} |")
+        if self.goals:
+            lines += ["", "**Goals** (targets, reported as measured):", "", "| goal | method | measured | met |",
+                      "|---|---|---:|---|"]
+            for g in self.goals:
+                measured = "n/a" if g["measured"] is None else f"{g['measured']:.4f}"
+                if g.get("interval"):
+                    measured += f" (paired vs ESMM {format_interval(g['interval'])})"
+                lines.append(f"| {g['goal']} | {g['method']} | {measured} | {'yes' if g['met'] else 'no'} |")
+        return lines + [""]
 
     def _comparison_markdown(self) -> List[str]:
         rows = [c for c in self.comparisons if c["space"] == names.SPACE_REQUEST]
         if not rows:
             return []
         metrics = list(dict.fromkeys(c["metric"] for c in rows))
-        lines = ["**Request space, method − baseline over paired seeds**: mean ± std of the per-seed difference; "
-                 "✓ when it points the way the literature says; then the seeds needed for the gap of the means to "
-                 "exceed the larger std / for the paired difference to exceed its std ('—': not within the seeds "
-                 "run).", "",
+        lines = ["**Request space, method − baseline over paired runs**: mean [95 % interval] of the per-run "
+                 "difference; ✓ when it points the way the literature says; then the seeds needed for the gap of "
+                 "the means to exceed the larger std / for the paired difference to exceed its std ('—': not "
+                 "within the seeds run).", "",
                  "| method − baseline | " + " | ".join(metrics) + " |", "|---|" + "---:|" * len(metrics)]
         for pair in dict.fromkeys((c["method"], c["baseline"]) for c in rows):
             cells = []
@@ -109,7 +149,7 @@ class BiasReport:
                 c = next(x for x in rows if (x["method"], x["baseline"], x["metric"]) == (*pair, metric))
                 seeds = "/".join("—" if n is None else str(n)
                                  for n in (c["seeds_to_separate"], c["seeds_to_separate_paired"]))
-                cells.append(f"{_fmt(c['difference'], signed=True)} {'✓' if c['improves'] else '✗'} {seeds}")
+                cells.append(f"{format_interval(c['interval'])} {'✓' if c['improves'] else '✗'} {seeds}")
             lines.append(f"| {pair[0]} − {pair[1]} | " + " | ".join(cells) + " |")
         return lines + [""]
 
@@ -126,7 +166,7 @@ class BiasReport:
         truth = ground_truth(test_frame)
         paths = []
         for space in names.BENCHMARK_SPACES:
-            mask = space_mask(test_frame, space)
+            mask = space_mask(test_frame, space, self.config.overlap_floor)
             fig, axes = plt.subplots(1, 3, figsize=(18, 5.5))
             for ax, (task, key) in zip(axes, _PLOTTED):
                 for method, preds in predictions.items():

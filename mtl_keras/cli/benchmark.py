@@ -20,8 +20,9 @@ def _int_list(text: str):
 
 def register(subparsers) -> None:
     from mtl_keras.benchmark.config import (
-        DEFAULT_BATCH_SIZE, DEFAULT_EPOCHS, DEFAULT_LEARNING_RATE, DEFAULT_REQUESTS, DEFAULT_TEST_REQUESTS)
-    from mtl_keras.benchmark.methods import METHOD_NAMES
+        DEFAULT_BATCH_SIZE, DEFAULT_EPOCHS, DEFAULT_LEARNING_RATE, DEFAULT_REQUESTS, DEFAULT_SEEDS, DEFAULT_TEST_REQUESTS,
+        KUAIREC)
+    from mtl_keras.simulation.scenarios import DEFAULT_SCENARIO, SCENARIOS
 
     parser = subparsers.add_parser("benchmark", help="benchmarks on the simulator",
                                    description="Benchmarks that need the simulator's ground truth.")
@@ -32,37 +33,50 @@ def register(subparsers) -> None:
         description="Trains every method with the same backbone and budget on the won impressions of simulated "
                     "requests and scores it on held-out requests, impressions and clicks against the true "
                     "probabilities and potential outcomes. Writes DIR/bias.json, DIR/bias.md and reliability PNGs.")
-    bias.add_argument("--requests", type=int, default=DEFAULT_REQUESTS, help=f"training requests per seed "
+    bias.add_argument("--scenario", choices=(*SCENARIOS, KUAIREC), default=DEFAULT_SCENARIO,
+                      help="selection mechanism (README 'Scenarios'); kuairec: semi-synthetic on real outcomes "
+                      f"(default {DEFAULT_SCENARIO})")
+    bias.add_argument("--quick", action="store_true", help="tiny sizes for tests and a first look (explicit flags "
+                      "still override them); its numbers decide nothing")
+    bias.add_argument("--requests", type=int, default=None, help=f"training requests per seed "
                       f"(default {DEFAULT_REQUESTS})")
-    bias.add_argument("--test-requests", type=int, default=DEFAULT_TEST_REQUESTS,
+    bias.add_argument("--test-requests", type=int, default=None,
                       help=f"held-out requests per seed (default {DEFAULT_TEST_REQUESTS}; 0: as many as --requests)")
-    bias.add_argument("--seeds", type=int, default=3, help="repeats, each a new simulated world and data (default 3)")
-    bias.add_argument("--first-seed", type=int, default=0)
+    bias.add_argument("--seeds", type=int, default=None, help="sample/initialisation seeds per world, the "
+                      f"repeats that measure training variance (default {DEFAULT_SEEDS})")
+    bias.add_argument("--first-seed", type=int, default=None)
+    bias.add_argument("--worlds", type=int, default=None, help="worlds to average over (default 1)")
+    bias.add_argument("--world-seed", type=int, default=None, help="the first world's seed (default 0)")
     bias.add_argument("--backbone", choices=("mmoe", "ple"), default="mmoe")
     bias.add_argument("--out", required=True, help="output directory")
-    bias.add_argument("--methods", default=",".join(METHOD_NAMES), help="comma-separated (default: all)")
-    bias.add_argument("--win-model", choices=("lognormal_aft", "weibull_aft"), default="lognormal_aft")
-    bias.add_argument("--win-fit-rows", type=int, default=50_000, help="survival fit subsample (default 50000)")
-    bias.add_argument("--epochs", type=int, default=DEFAULT_EPOCHS, help=f"default {DEFAULT_EPOCHS}")
-    bias.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE)
-    bias.add_argument("--learning-rate", type=float, default=DEFAULT_LEARNING_RATE)
-    bias.add_argument("--embedding-dim", type=int, default=8)
-    bias.add_argument("--num-experts", type=int, default=4)
-    bias.add_argument("--expert-units", type=_int_list, default=[64, 32], help="e.g. 64,32")
-    bias.add_argument("--tower-units", type=_int_list, default=[32], help="e.g. 32")
+    bias.add_argument("--methods", default=None, help="comma-separated (default: all)")
+    bias.add_argument("--win-model", choices=("lognormal_aft", "weibull_aft"), default=None)
+    bias.add_argument("--win-fit-rows", type=int, default=None, help="survival fit subsample (default 50000)")
+    bias.add_argument("--epochs", type=int, default=None, help=f"default {DEFAULT_EPOCHS}")
+    bias.add_argument("--batch-size", type=int, default=None, help=f"default {DEFAULT_BATCH_SIZE}")
+    bias.add_argument("--learning-rate", type=float, default=None, help=f"default {DEFAULT_LEARNING_RATE}")
+    bias.add_argument("--embedding-dim", type=int, default=None)
+    bias.add_argument("--num-experts", type=int, default=None)
+    bias.add_argument("--expert-units", type=_int_list, default=None, help="e.g. 64,32")
+    bias.add_argument("--tower-units", type=_int_list, default=None, help="e.g. 32")
     bias.add_argument("--quiet", action="store_true", help="no per-model progress lines")
     bias.set_defaults(func=run_bias)
 
 
 def run_bias(args: argparse.Namespace) -> int:
     from mtl_keras.benchmark import BiasBenchmarkConfig, run_bias_benchmark
+    from mtl_keras.benchmark.config import QUICK
 
-    config = BiasBenchmarkConfig(
-        backbone=args.backbone, requests=args.requests, test_requests=args.test_requests, seeds=args.seeds,
-        first_seed=args.first_seed, methods=tuple(m.strip() for m in args.methods.split(",") if m.strip()),
-        win_model=args.win_model, win_fit_rows=args.win_fit_rows, epochs=args.epochs, batch_size=args.batch_size,
-        learning_rate=args.learning_rate, embedding_dim=args.embedding_dim, num_experts=args.num_experts,
-        expert_units=args.expert_units, tower_units=args.tower_units)
+    fields = dict(QUICK) if args.quick else {}
+    given = {"scenario": args.scenario, "backbone": args.backbone, "requests": args.requests,
+             "test_requests": args.test_requests, "seeds": args.seeds, "first_seed": args.first_seed,
+             "worlds": args.worlds, "world_seed": args.world_seed, "win_model": args.win_model,
+             "win_fit_rows": args.win_fit_rows, "epochs": args.epochs, "batch_size": args.batch_size,
+             "learning_rate": args.learning_rate, "embedding_dim": args.embedding_dim,
+             "num_experts": args.num_experts, "expert_units": args.expert_units, "tower_units": args.tower_units,
+             "methods": None if args.methods is None else tuple(m.strip() for m in args.methods.split(",") if m.strip())}
+    fields.update({k: v for k, v in given.items() if v is not None})
+    config = BiasBenchmarkConfig(**fields)
     start = time.perf_counter()
     log = None if args.quiet else (lambda message: print(message, flush=True))
     report = run_bias_benchmark(config, args.out, log=log, command=_command_line())

@@ -36,8 +36,12 @@ class SharedEmbedding(keras.layers.Layer):
     Output columns: the embeddings in spec order of the categorical features, then the numerics.
     """
 
-    def __init__(self, feature_spec: Dict[str, Any], embeddings_initializer: Any = "uniform", **kwargs):
+    def __init__(self, feature_spec: Dict[str, Any], embeddings_initializer: Any = "uniform",
+                 embeddings_l2: float = 0.0, **kwargs):
         super().__init__(**kwargs)
+        if not (isinstance(embeddings_l2, (int, float)) and embeddings_l2 >= 0.0):
+            raise ValueError(f"SharedEmbedding: embeddings_l2 must be a float >= 0, received {embeddings_l2!r}.")
+        self.embeddings_l2 = float(embeddings_l2)
         if isinstance(feature_spec, FeatureSpec):
             feature_spec = feature_spec.to_dict()
         if not isinstance(feature_spec, Mapping):
@@ -96,6 +100,8 @@ class SharedEmbedding(keras.layers.Layer):
             # 1-D ids: a partitioned variable (ParameterServerStrategy) only accepts those.
             rows = tf.reshape(ids + np.array(block.starts, np.int64), [-1])
             vectors = tf.reshape(tf.gather(variable, rows), [-1, len(block.features), block.dim])  # [batch, F, dim]
+            if self.embeddings_l2:
+                self._add_l2(vectors)
             if len(self._blocks) == 1:
                 columns.append(tf.reshape(vectors, [-1, len(block.features) * block.dim]))
             else:  # several dims: split so the output keeps the spec order
@@ -108,6 +114,13 @@ class SharedEmbedding(keras.layers.Layer):
             inverse_std = tf.constant([1.0 / f.std for f in self.spec.numeric], dtype=tf.float32)
             columns.append(tf.cast((numeric - mean) * inverse_std, self.compute_dtype))
         return columns[0] if len(columns) == 1 else tf.concat(columns, axis=1)
+
+    def _add_l2(self, vectors: tf.Tensor) -> None:
+        # On the rows the batch looked up, averaged over the batch: the gradient stays sparse (a
+        # whole-table penalty updates every row every step), and a row is shrunk in proportion to
+        # how often it is seen, like its data term, so rare ids cannot memorise their few labels.
+        squares = tf.reduce_sum(tf.square(tf.cast(vectors, tf.float32)), axis=[1, 2])
+        self.add_loss(self.embeddings_l2 * tf.reduce_mean(squares))
 
     def _row_ids(self, feature, values: tf.Tensor) -> tf.Tensor:
         values = _flat(feature.name, values)
@@ -148,7 +161,7 @@ class SharedEmbedding(keras.layers.Layer):
 
     def get_config(self) -> Dict[str, Any]:
         config = super().get_config()
-        config.update(feature_spec=self.feature_spec,
+        config.update(feature_spec=self.feature_spec, embeddings_l2=self.embeddings_l2,
                       embeddings_initializer=keras.initializers.serialize(self.embeddings_initializer))
         return config
 

@@ -22,10 +22,17 @@ class SimulationConfig:
     random samples with respect to CVR, larger values give more bias.
     `vocabulary_sizes` has one entry per categorical feature (None: defaults per name).
     `chunk_size` is the rows per chunk / output file; data are identical for any chunk size.
+    `world_seed` draws the world (effect tables, intercepts) and `seed` the requests; None keeps
+    the older behaviour of one seed for both. `intent_strength` (confounding by a latent intent)
+    and `observed_buckets` (ids written modulo it) are explained in world.py; the scenarios in
+    mtl_keras.simulation.scenarios set them.
     """
 
     num_requests: int = 100_000
     seed: int = 0
+    world_seed: Optional[int] = None
+    intent_strength: float = 0.0
+    observed_buckets: Optional[int] = None
     base_win_rate: float = 0.45
     base_ctr: float = 0.08
     base_cvr: float = 0.15
@@ -43,6 +50,12 @@ class SimulationConfig:
         for field in ("num_requests", "chunk_size"):
             _check_int(self, field, minimum=1)
         _check_int(self, "seed", minimum=0)
+        if self.world_seed is not None:
+            _check_int(self, "world_seed", minimum=0)
+        if self.observed_buckets is not None:
+            _check_int(self, "observed_buckets", minimum=1)
+        if not (isinstance(self.intent_strength, (int, float)) and 0 <= self.intent_strength <= 5):
+            raise ValueError(f"SimulationConfig.intent_strength must be in [0, 5], got {self.intent_strength!r}.")
         _check_int(self, "num_categorical", minimum=0)
         _check_int(self, "num_numeric", minimum=0)
         if self.num_categorical + self.num_numeric == 0:
@@ -68,6 +81,11 @@ class SimulationConfig:
                     raise ValueError(f"SimulationConfig.vocabulary_sizes must hold positive ints, got {size!r}.")
 
     @property
+    def world(self) -> int:
+        """The seed of the world: world_seed, or seed when that is None."""
+        return self.seed if self.world_seed is None else self.world_seed
+
+    @property
     def categorical_names(self) -> List[str]:
         base = list(names.SIM_CATEGORICAL_FEATURES[: self.num_categorical])
         extra = [f"{names.SIM_EXTRA_CATEGORICAL_PREFIX}{i}" for i in range(len(base), self.num_categorical)]
@@ -91,6 +109,12 @@ class SimulationConfig:
         if self.vocabulary_sizes is not None:
             return list(self.vocabulary_sizes)
         return [_DEFAULT_VOCABULARY.get(n, _EXTRA_VOCABULARY) for n in self.categorical_names]
+
+    @property
+    def observed_vocabularies(self) -> List[int]:
+        """Vocabulary sizes of the ids as written (capped at observed_buckets)."""
+        cap = self.observed_buckets
+        return [min(size, cap) if cap else size for size in self.vocabularies]
 
     def to_dict(self) -> Dict[str, Any]:
         data = dataclasses.asdict(self)

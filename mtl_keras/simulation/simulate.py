@@ -43,7 +43,7 @@ def feature_spec(config: SimulationConfig, embedding_dim: int = 8) -> FeatureSpe
     return FeatureSpec(
         categorical=[
             CategoricalFeature(name, vocabulary_size=size, embedding_dim=embedding_dim)
-            for name, size in zip(config.categorical_names, config.vocabularies)
+            for name, size in zip(config.categorical_names, config.observed_vocabularies)
         ],
         numeric=[
             NumericFeature(name, mean=m, std=s)

@@ -8,8 +8,16 @@ Per request, with z the standardised numeric features and T_*[f] per-id effect t
   log bid = a_bid + 0.8 β v_z + 0.25 ε_b
   log market price ~ Normal(μ_m, σ²),  μ_m = log(median) + m + 0.2 β v_z   (m: context effects)
   won = bid > market price; true_p_win = Φ((log bid − μ_m) / σ)
+With intent_strength γ > 0 (the `confounded` scenario) a latent user intent u ~ N(0, 1), never a
+feature, adds γ u to both logits and 0.5 γ u to μ_m: high-intent users click and convert more
+and are contested harder. true_p_ctr and true_p_cvr are then the feature-level probabilities
+E_u[σ(·)] (what any model of the features can reach; Gauss-Hermite), the outcomes are drawn with
+u, and true_p_win keeps u (the real propensity). The bidder values requests by the feature-level
+probabilities. With observed_buckets, ids of larger vocabularies are written modulo it (the
+`misspecified` scenario): selection and outcomes still follow the full ids.
 Intercepts are solved on a calibration sample so that the request-space means of true_p_ctr,
-true_p_cvr and true_p_win equal the configured base rates.
+true_p_cvr and true_p_win equal the configured base rates. Effect tables and intercepts come from
+the world seed, rows from the sample seed (SimulationConfig.world_seed, seed).
 """
 from __future__ import annotations
 
@@ -27,7 +35,9 @@ BLOCK_SIZE = 65_536
 _UNIFORM_MAX_VOCABULARY = 32  # smaller vocabularies (device, hour) are uniform, larger ones power-law
 _LATENT_SD = {"q": 0.7, "c": 0.5, "v": 0.5, "m": 0.4}
 _BID_VALUE_WEIGHT, _BID_NOISE, _MARKET_VALUE_WEIGHT = 0.8, 0.25, 0.2
+_MARKET_INTENT_WEIGHT = 0.5
 _TABLE_STREAM, _CALIBRATION_STREAM = 2**32 - 1, 2**32 - 2
+_HERMITE_NODES, _HERMITE_WEIGHTS = np.polynomial.hermite.hermgauss(24)
 
 
 class FunnelWorld:
@@ -35,7 +45,7 @@ class FunnelWorld:
 
     def __init__(self, config: SimulationConfig):
         self.config = config
-        rng = np.random.default_rng([config.seed, _TABLE_STREAM])
+        rng = np.random.default_rng([config.world, _TABLE_STREAM])
         self.categorical = list(zip(config.categorical_names, config.vocabularies))
         self.numeric_mean = np.array(config.numeric_means)
         self.numeric_std = np.array(config.numeric_stds)
@@ -54,10 +64,11 @@ class FunnelWorld:
 
     def _calibrate(self) -> None:
         config = self.config
-        raw = self._draw(np.random.default_rng([config.seed, _CALIBRATION_STREAM]), BLOCK_SIZE)
+        raw = self._draw(np.random.default_rng([config.world, _CALIBRATION_STREAM]), BLOCK_SIZE)
         q, c, v = raw["latent"][:, 0], raw["latent"][:, 1], raw["latent"][:, 2]
-        self.a_ctr = _solve_intercept(q + c, config.base_ctr, special.expit)
-        self.a_cvr = _solve_intercept(config.bias_strength * q + v, config.base_cvr, special.expit)
+        gamma = config.intent_strength
+        self.a_ctr = _solve_intercept(q + c, config.base_ctr, lambda x: _marginal_expit(x, gamma))
+        self.a_cvr = _solve_intercept(config.bias_strength * q + v, config.base_cvr, lambda x: _marginal_expit(x, gamma))
         self.value_mean, self.value_std = 0.0, 1.0
         value = self._outcomes(raw)["log_value"]
         self.value_mean, self.value_std = float(value.mean()), float(value.std()) or 1.0
@@ -89,36 +100,47 @@ class FunnelWorld:
         out["eps_bid"], out["eps_market"] = noise[0], noise[1]
         uniforms = rng.random((2, n))
         out["u_click"], out["u_conversion"] = uniforms[0], uniforms[1]
+        out[names.TRUE_INTENT] = rng.standard_normal(n)  # drawn last: earlier draws match worlds without it
         return out
 
     def _outcomes(self, raw) -> Dict[str, np.ndarray]:
         """Probabilities, value, bid offset and market location of drawn requests."""
         config, beta = self.config, self.config.bias_strength
         q, c, v, m = raw["latent"].T
-        p_ctr = special.expit(self.a_ctr + q + c)
-        p_cvr = special.expit(self.a_cvr + beta * q + v)
+        gamma, intent = config.intent_strength, raw[names.TRUE_INTENT]
+        ctr_logit, cvr_logit = self.a_ctr + q + c, self.a_cvr + beta * q + v
+        p_ctr, p_cvr = _marginal_expit(ctr_logit, gamma), _marginal_expit(cvr_logit, gamma)
         log_value = np.log(p_ctr * p_cvr)
         value_z = (log_value - self.value_mean) / self.value_std
         return {
             "p_ctr": p_ctr,
             "p_cvr": p_cvr,
+            # Given the intent too: what the outcomes are drawn from (equal to p_* when gamma is 0).
+            "p_ctr_given_intent": special.expit(ctr_logit + gamma * intent) if gamma else p_ctr,
+            "p_cvr_given_intent": special.expit(cvr_logit + gamma * intent) if gamma else p_cvr,
             "log_value": log_value,
             "log_bid_offset": _BID_VALUE_WEIGHT * beta * value_z + _BID_NOISE * raw["eps_bid"],
-            "market_mu": np.log(config.market_price_median) + m + _MARKET_VALUE_WEIGHT * beta * value_z,
+            "market_mu": (np.log(config.market_price_median) + m + _MARKET_VALUE_WEIGHT * beta * value_z
+                          + _MARKET_INTENT_WEIGHT * gamma * intent),
         }
 
     def block(self, index: int) -> Dict[str, np.ndarray]:
         """All columns of block `index` (BLOCK_SIZE rows), in output order."""
         config = self.config
-        raw = self._draw(np.random.default_rng([config.seed, index]), BLOCK_SIZE)
+        raw = self._draw(np.random.default_rng([config.seed, index] if config.world_seed is None
+                                               else [config.world_seed, config.seed, index]), BLOCK_SIZE)
         o = self._outcomes(raw)
         log_bid = self.a_bid + o["log_bid_offset"]
         log_market = o["market_mu"] + config.market_price_sigma * raw["eps_market"]
         won = log_bid > log_market
-        potential_click = raw["u_click"] < o["p_ctr"]
-        potential_conversion = raw["u_conversion"] < o["p_cvr"]
+        potential_click = raw["u_click"] < o["p_ctr_given_intent"]
+        potential_conversion = raw["u_conversion"] < o["p_cvr_given_intent"]
         click = won & potential_click
         out = {n: raw[n] for n in config.categorical_names + config.numeric_names}
+        if config.observed_buckets:
+            for name, size in self.categorical:
+                if size > config.observed_buckets:
+                    out[name] = out[name] % config.observed_buckets
         out[names.BID_PRICE] = np.exp(log_bid)
         out[names.WON] = won.astype(np.int64)
         out[names.MARKET_PRICE] = np.where(won, np.exp(log_market), np.nan)
@@ -129,7 +151,16 @@ class FunnelWorld:
         out[names.TRUE_P_CVR] = o["p_cvr"]
         out[names.POTENTIAL_CLICK] = potential_click.astype(np.int64)
         out[names.POTENTIAL_CONVERSION] = potential_conversion.astype(np.int64)
+        out[names.TRUE_INTENT] = raw[names.TRUE_INTENT]
         return out
+
+
+def _marginal_expit(logit: np.ndarray, gamma: float) -> np.ndarray:
+    """E_u[σ(logit + γ u)] for u ~ N(0, 1): σ(logit) when γ is 0, else 24-node Gauss-Hermite."""
+    if not gamma:
+        return special.expit(logit)
+    shifts = gamma * np.sqrt(2.0) * _HERMITE_NODES
+    return special.expit(np.asarray(logit)[..., None] + shifts) @ (_HERMITE_WEIGHTS / np.sqrt(np.pi))
 
 
 def _solve_intercept(offset: np.ndarray, target: float, link, scale: float = 1.0) -> float:

@@ -9,7 +9,9 @@ from mtl_keras.tasks.ips_cvr import IPSCVRTask
 
 
 class DRCVRTask(IPSCVRTask):
-    """R_DR = (1/N) Σ_i w_i ê_i + Σ_i w_i o_i (e_i - ê_i) / ô_i / D  +  imputation_weight · R_imp.
+    """R_DR = Σ_i w_i ê_i / D' + Σ_i w_i o_i (e_i - ê_i) / ô_i / D  +  imputation_weight · R_imp.
+
+    D' = N, or Σ_i w_i when self_normalize (then D = Σ w_i o_i / ô_i as in IPSCVRTask).
 
     The imputation tower predicts a pseudo conversion label r̃_i = p_imp for every impression;
     ê_i = BCE(stop_gradient(r̃_i), pCVR_i) is the imputed error, so the CVR tower also learns on
@@ -34,7 +36,10 @@ class DRCVRTask(IPSCVRTask):
         error = self.per_example_error(batch, outputs)
         imputed = losses.bce_soft(tf.stop_gradient(pseudo), p_cvr)
         correction = losses.safe_divide(tf.reduce_sum(click_weights * (error - imputed)), denominator)
-        dr_risk = tf.reduce_mean(weight * imputed) + correction
+        # Both terms on one scale: with SNIPS the correction is normalised by its weights, so the
+        # imputed term must be too (Σ w ê / Σ w), or un-normalised win weights leave it at
+        # E[ê] / P(win) and the sum estimates neither the risk nor a multiple of it.
+        dr_risk = losses.weighted_mean(imputed, weight, self_normalize=self.self_normalize) + correction
 
         imputed_for_tower = losses.bce_soft(pseudo, tf.stop_gradient(p_cvr))
         squared = tf.square(tf.stop_gradient(error) - imputed_for_tower)

@@ -149,3 +149,23 @@ def test_mixed_bfloat16_policy_outputs_compute_dtype():
         keras.mixed_precision.set_global_policy("float32")
     assert out.dtype == tf.bfloat16 and out.shape == (3, 13)
     np.testing.assert_allclose(out.numpy()[:, -2:].astype(np.float32), [[1.0, 2.0], [2.0, 0.0], [-1.0, 4.0]])
+
+
+def test_embeddings_l2_penalises_the_looked_up_rows_per_example():
+    layer = SharedEmbedding(SPEC.to_dict(), embeddings_l2=0.1)
+    out = layer(BATCH)
+    # The penalty is 0.1 · mean over the batch of Σ (squared entries of the rows each example looked up),
+    # i.e. of the squared categorical part of the output.
+    categorical = out.numpy()[:, :3 + 2 + 3 + 3]
+    expected = 0.1 * np.mean(np.sum(categorical ** 2, axis=1))
+    assert len(layer.losses) == 2  # one per embedding_dim block (3 and 2)
+    assert float(tf.add_n(layer.losses)) == pytest.approx(expected, rel=1e-5)
+    with tf.GradientTape() as tape:
+        layer(BATCH)
+        loss = tf.add_n(layer.losses)
+    (gradient,) = [g for g in tape.gradient(loss, layer.trainable_weights) if isinstance(g, tf.IndexedSlices)][:1]
+    assert isinstance(gradient, tf.IndexedSlices)  # sparse: only the looked-up rows
+    assert SharedEmbedding.from_config(layer.get_config()).embeddings_l2 == 0.1
+    assert SharedEmbedding(SPEC.to_dict())(BATCH) is not None and not SharedEmbedding(SPEC.to_dict()).losses
+    with pytest.raises(ValueError, match="embeddings_l2"):
+        SharedEmbedding(SPEC.to_dict(), embeddings_l2=-1.0)
