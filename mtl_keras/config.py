@@ -48,6 +48,8 @@ class ModelConfig:
     ctr_propensity_floor: float = 0.01
     ctr_weight_clip: float = 100.0
     ips_self_normalize: bool = False
+    # ESCM² click propensity: None uses the model's own pCTR; a column name reads it from the data.
+    click_propensity_column: Optional[str] = None
     imputation_weight: float = 1.0
     win_weighting: bool = False
     p_win_column: str = names.P_WIN

@@ -63,7 +63,8 @@ class MultiTaskModel(tfrs.models.Model):
     def _make_tasks(cfg: ModelConfig) -> Dict[str, keras.layers.Layer]:
         common = {"num_calibration_bins": cfg.num_calibration_bins}
         ips = {"propensity_floor": cfg.ctr_propensity_floor, "weight_clip": cfg.ctr_weight_clip,
-               "self_normalize": cfg.ips_self_normalize, **common}
+               "self_normalize": cfg.ips_self_normalize, "click_propensity_column": cfg.click_propensity_column,
+               **common}
         tasks = {names.CTR: CTRTask(**common)}
         if names.CTCVR in cfg.task_weights:
             tasks[names.CTCVR] = CTCVRTask(**common)

@@ -13,7 +13,11 @@ from mtl_keras.metrics import calibration_ratio, expected_calibration_error, log
 
 def _columns(config: ModelConfig) -> List[str]:
     extra = list(names.LABEL_COLUMNS)
-    return extra + [config.p_win_column] if config.win_weighting else extra
+    if config.win_weighting:
+        extra.append(config.p_win_column)
+    if config.click_propensity_column and config.objective in ("escm2_ips", "escm2_dr"):
+        extra.append(config.click_propensity_column)
+    return extra
 
 
 def prepare(frame: pd.DataFrame, config: ModelConfig):
@@ -22,6 +26,15 @@ def prepare(frame: pd.DataFrame, config: ModelConfig):
     if frame.empty:
         raise ValueError("The data has no won impressions (won=1); the model trains on impressions only.")
     data.validate_frame(frame, config.features, p_win_column=config.p_win_column if config.win_weighting else None)
+    column = config.click_propensity_column
+    if column and config.objective in ("escm2_ips", "escm2_dr"):
+        if column not in frame.columns:
+            raise ValueError(f"click_propensity_column {column!r} is not a column of the data; add it or set "
+                             "click_propensity_column=None to use the model's pCTR.")
+        values = frame[column].to_numpy(np.float64)
+        if not np.all((values > 0) & (values <= 1)):
+            raise ValueError(f"click_propensity_column {column!r} must hold probabilities in (0, 1]; found values "
+                             f"in [{np.nanmin(values)}, {np.nanmax(values)}] or NaN.")
     return data.to_arrays(frame, config.features, extra=_columns(config))
 
 

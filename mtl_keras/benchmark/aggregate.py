@@ -20,6 +20,7 @@ LITERATURE_PAIRS = (
     ("ipw_escm2_dr", "escm2_dr"),
     ("oracle_ipw_escm2_ips", "ipw_escm2_ips"),
     ("oracle_ipw_escm2_dr", "ipw_escm2_dr"),
+    ("oracle_both_ipw_escm2_ips", "oracle_ipw_escm2_ips"),
     ("ipw_escm2_dr", "naive"),  # the whole claim: the package's debiased model against the naive one
 )
 COMPARED_METRICS = ("cvr_ratio_error", "cvr_auc", "cvr_log_loss", "cvr_ece", "ctcvr_auc", "ctcvr_log_loss",

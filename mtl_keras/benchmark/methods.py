@@ -13,12 +13,15 @@ class BiasMethod:
 
     "survival" weights impression-space losses by 1/p_win from the survival model fitted on the
     training requests (column names.P_WIN); "oracle" by the simulator's names.TRUE_P_WIN, which
-    separates the error of the propensity model from the error of the method.
+    separates the error of the propensity model from the error of the method. `true_click_propensity`
+    makes ESCM² weight clicks by 1/true_p_ctr instead of 1/pCTR of the model being trained, which
+    separates the click-stage propensity error too.
     """
 
     name: str
     objective: str
     p_win_source: str = "none"
+    true_click_propensity: bool = False
 
     def __post_init__(self):
         if self.objective not in names.OBJECTIVES:
@@ -38,7 +41,10 @@ class BiasMethod:
 
     def model_overrides(self) -> Dict[str, object]:
         """The ModelConfig fields this method sets; everything else is the shared budget."""
-        return {"objective": self.objective, "win_weighting": self.win_weighting, "p_win_column": self.p_win_column}
+        overrides = {"objective": self.objective, "win_weighting": self.win_weighting, "p_win_column": self.p_win_column}
+        if self.true_click_propensity:
+            overrides["click_propensity_column"] = names.TRUE_P_CTR
+        return overrides
 
 
 METHODS = (
@@ -50,6 +56,7 @@ METHODS = (
     BiasMethod("ipw_escm2_dr", "escm2_dr", "survival"),
     BiasMethod("oracle_ipw_escm2_ips", "escm2_ips", "oracle"),
     BiasMethod("oracle_ipw_escm2_dr", "escm2_dr", "oracle"),
+    BiasMethod("oracle_both_ipw_escm2_ips", "escm2_ips", "oracle", true_click_propensity=True),
 )
 METHOD_NAMES = tuple(m.name for m in METHODS)
 

@@ -50,7 +50,7 @@ def goals(per_seed: List[dict], methods: Sequence[str]) -> List[dict]:
     """The issue's targets, each with the measured value and whether it was met (targets, not tests)."""
     out: List[dict] = []
     space = names.SPACE_REQUEST
-    for method in ("oracle_ipw_escm2_ips", "oracle_ipw_escm2_dr"):
+    for method in ("oracle_ipw_escm2_ips", "oracle_ipw_escm2_dr", "oracle_both_ipw_escm2_ips"):
         if method in methods:
             ratio = _mean(per_seed, method, space, "cvr_calibration_ratio")
             out.append({"goal": f"request-space CVR ratio within 1 ± {RATIO_TOLERANCE}", "method": method,

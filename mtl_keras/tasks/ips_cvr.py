@@ -1,6 +1,8 @@
 """ESCM²-IPS: counterfactual CVR risk over impressions, clicks weighted by 1/pCTR."""
 from __future__ import annotations
 
+from typing import Optional
+
 import tensorflow as tf
 
 from mtl_keras import losses, names
@@ -16,10 +18,12 @@ class IPSCVRTask(CVRTask):
     lower variance, 0 for a batch without clicks). w_i is the per-example win weight.
 
     Defaults: propensity_floor=0.01 and weight_clip=100 bound one click's weight at 100 examples.
+    `click_propensity_column`: read ô from that batch column (a known or separately fitted click
+    propensity) instead of the model's own pCTR, whose shrinkage under-corrects click selection.
     """
 
     def __init__(self, name: str = names.CVR, propensity_floor: float = 0.01, weight_clip: float = 100.0,
-                 self_normalize: bool = False, **kwargs):
+                 self_normalize: bool = False, click_propensity_column: Optional[str] = None, **kwargs):
         super().__init__(name=name, **kwargs)
         if not 0.0 < propensity_floor < 1.0:
             raise ValueError(f"{type(self).__name__}: propensity_floor must be in (0, 1), got {propensity_floor}.")
@@ -28,11 +32,15 @@ class IPSCVRTask(CVRTask):
         self.propensity_floor = float(propensity_floor)
         self.weight_clip = float(weight_clip)
         self.self_normalize = bool(self_normalize)
+        self.click_propensity_column = click_propensity_column
 
     def click_weights(self, batch, outputs, example_weight) -> tf.Tensor:
         """w_i · o_i / ô_i: zero on unclicked rows."""
-        inverse = losses.inverse_propensity(tf.sigmoid(outputs[names.CTR_LOGIT]), self.propensity_floor,
-                                            self.weight_clip)
+        if self.click_propensity_column is None:
+            propensity = tf.sigmoid(outputs[names.CTR_LOGIT])
+        else:
+            propensity = tf.cast(batch[self.click_propensity_column], tf.float32)
+        inverse = losses.inverse_propensity(propensity, self.propensity_floor, self.weight_clip)
         return tf.reshape(example_weight, [-1]) * label(batch, names.CLICK) * inverse
 
     def denominator(self, click_weights, example_weight) -> tf.Tensor:
@@ -47,4 +55,5 @@ class IPSCVRTask(CVRTask):
 
     def get_config(self):
         return {**super().get_config(), "propensity_floor": self.propensity_floor,
-                "weight_clip": self.weight_clip, "self_normalize": self.self_normalize}
+                "weight_clip": self.weight_clip, "self_normalize": self.self_normalize,
+                "click_propensity_column": self.click_propensity_column}

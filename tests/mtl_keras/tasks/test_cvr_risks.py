@@ -116,3 +116,34 @@ def test_task_metrics_on_clicked_rows_only():
     clicked = CLICK == 1
     assert task.calibration_ratio.result().numpy() == pytest.approx(P_CVR[clicked].sum() / CONV[clicked].sum(),
                                                                      rel=1e-5)
+
+
+def test_click_propensity_column_replaces_the_models_pctr():
+    known = np.array([0.25, 0.5, 0.3, 0.1, 0.1, 0.2], np.float32)
+    batch, outputs = batch_and_outputs()
+    batch["known_p_ctr"] = tf.constant(known)
+    task = IPSCVRTask(propensity_floor=0.01, weight_clip=50.0, click_propensity_column="known_p_ctr")
+    got = task(batch, outputs, tf.constant(WIN_W), compute_metrics=False).numpy()
+    cw = WIN_W * CLICK / known  # clicked rows: 1/0.25, 1/0.5, 1/0.1
+    assert got == pytest.approx((cw * bce(CONV, P_CVR)).sum() / len(CLICK), rel=1e-4)
+    assert IPSCVRTask.from_config(task.get_config()).click_propensity_column == "known_p_ctr"
+    dr = DRCVRTask(propensity_floor=0.01, weight_clip=50.0, click_propensity_column="known_p_ctr")
+    np.testing.assert_allclose(dr.click_weights(batch, outputs, tf.constant(WIN_W)).numpy(), cw, rtol=1e-6)
+
+
+def test_click_propensity_column_is_checked_before_training():
+    from mtl_keras import training
+    from mtl_keras.config import ModelConfig
+    from mtl_keras.synthetic import make_impressions
+
+    frame, spec = make_impressions(500, vocabulary_sizes=[10, 5], ctr=0.2, cvr=0.2, embedding_dim=2, seed=0)
+    config = ModelConfig(features=spec, objective="escm2_ips", click_propensity_column="known_p_ctr")
+    with pytest.raises(ValueError, match="known_p_ctr.*not a column"):
+        training.prepare(frame, config)
+    frame["known_p_ctr"] = 0.0
+    with pytest.raises(ValueError, match="known_p_ctr.*probabilities"):
+        training.prepare(frame, config)
+    frame["known_p_ctr"] = 0.2
+    assert "known_p_ctr" in training.prepare(frame, config)
+    assert "known_p_ctr" not in training.prepare(frame, ModelConfig(features=spec, objective="esmm",
+                                                                  click_propensity_column="known_p_ctr"))
