@@ -107,7 +107,12 @@ class BiasReport:
         if not overlap:
             return []
         share = np.mean([o["share_below_floor"] for o in overlap])
-        return [f"**Overlap**: {share:.1%} of held-out requests have true p_win < {self.config.overlap_floor} (the "
+        counts = ""
+        if "train_conversions" in overlap[0]:
+            counts = (f"**Training data** per run: {np.mean([o['train_impressions'] for o in overlap]):,.0f} impressions, "
+                      f"{np.mean([o['train_clicks'] for o in overlap]):,.0f} clicks, "
+                      f"{np.mean([o['train_conversions'] for o in overlap]):,.0f} conversions (mean over runs). ")
+        return [f"{counts}**Overlap**: {share:.1%} of held-out requests have true p_win < {self.config.overlap_floor} (the "
                 f"propensity floor; {np.mean([o['share_below_0.01'] for o in overlap]):.1%} below 0.01). Floored "
                 "weights under-weight them: the `overlap` space scores the requests with true p_win ≥ the floor, "
                 "the population the weights reach in proportion.", ""]

@@ -84,7 +84,10 @@ class BiasBenchmark:
         true_p_win = test_frame[names.TRUE_P_WIN].to_numpy()
         records["overlap"].append({**tag, "floor": cfg.overlap_floor, "rows": int(true_p_win.size),
                                    "share_below_floor": float(np.mean(true_p_win < cfg.overlap_floor)),
-                                   "share_below_0.01": float(np.mean(true_p_win < 0.01))})
+                                   "share_below_0.01": float(np.mean(true_p_win < 0.01)),
+                                   "train_impressions": int(train_frame[names.WON].sum()),
+                                   "train_clicks": int(train_frame[names.CLICK].sum()),
+                                   "train_conversions": int(train_frame[names.CONVERSION].sum())})
         methods = methods_by_name(cfg.methods)
         if any(m.p_win_source == "survival" for m in methods):
             fit_start = time.perf_counter()

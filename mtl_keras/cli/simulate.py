@@ -14,7 +14,11 @@ def register(subparsers) -> None:
     )
     parser.add_argument("--out", required=True, help="output directory (must not hold simulated files yet)")
     parser.add_argument("--requests", type=int, default=None, help="number of bid requests (default 100000)")
-    parser.add_argument("--seed", type=int, default=None, help="random seed (default 0)")
+    parser.add_argument("--seed", type=int, default=None, help="seed of the requests (default 0)")
+    parser.add_argument("--world-seed", type=int, default=None,
+                        help="seed of the world (effect tables, intercepts); default: --seed")
+    parser.add_argument("--scenario", default=None, help="a preset of mtl_keras.simulation.scenarios (observables, "
+                        "misspecified, confounded, low_overlap); --config and flags override it")
     parser.add_argument("--format", choices=("parquet", "csv", "tfrecord"), default="parquet")
     parser.add_argument("--chunk-size", type=int, default=None, help="rows per file (default 262144)")
     parser.add_argument("--base-win-rate", type=float, default=None)
@@ -29,14 +33,16 @@ def register(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from mtl_keras.simulation import SimulationConfig, write_dataset
+    from mtl_keras.simulation.scenarios import get_scenario
 
-    fields = {}
+    fields = dict(get_scenario(args.scenario).overrides) if args.scenario else {}
     if args.config:
         with open(args.config, encoding="utf-8") as f:
-            fields = json.load(f)
+            fields.update(json.load(f))
     overrides = {
         "num_requests": args.requests,
         "seed": args.seed,
+        "world_seed": args.world_seed,
         "chunk_size": args.chunk_size,
         "base_win_rate": args.base_win_rate,
         "base_ctr": args.base_ctr,

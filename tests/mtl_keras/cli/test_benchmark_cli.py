@@ -38,6 +38,7 @@ def test_every_method_and_space_has_finite_metrics(run):
     for r in request:
         assert r["cvr_ratio_error"]["mean"] == pytest.approx(abs(r["cvr_calibration_ratio"]["mean"] - 1.0))
     (overlap,) = report["overlap"]
+    assert 0 < overlap["train_conversions"] <= overlap["train_clicks"] <= overlap["train_impressions"] <= 3000
     rows = {r["space"]: r["rows"]["mean"] for r in results if r["method"] == "esmm"}
     assert rows[names.SPACE_OVERLAP] == pytest.approx(3000 * (1 - overlap["share_below_floor"]))
 

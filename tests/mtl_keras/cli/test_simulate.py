@@ -33,3 +33,12 @@ def test_config_file_and_flags(tmp_path, capsys):
 def test_bad_input_is_an_error_message_not_a_traceback(tmp_path, capsys):
     assert main(["simulate", "--out", str(tmp_path), "--requests", "0"]) == 2
     assert "num_requests" in capsys.readouterr().err
+
+
+def test_scenario_presets_and_world_seed(tmp_path, capsys):
+    assert main(["simulate", "--out", str(tmp_path / "c"), "--scenario", "confounded", "--requests", "400",
+                 "--world-seed", "3", "--json"]) == 0
+    config = json.loads(capsys.readouterr().out)["config"]
+    assert config["intent_strength"] == 1.0 and config["market_price_sigma"] == 1.0 and config["world_seed"] == 3
+    assert main(["simulate", "--out", str(tmp_path / "x"), "--scenario", "nope"]) == 2
+    assert "scenario" in capsys.readouterr().err
