@@ -11,11 +11,16 @@ from mtl_keras.config import ModelConfig
 from mtl_keras.metrics import calibration_ratio, expected_calibration_error, log_loss, roc_auc
 
 
+def _click_propensity_column(config: ModelConfig) -> Optional[str]:
+    """The data column the ESCM² click weights read, if the objective has them and one is set."""
+    return config.click_propensity_column if config.objective in ("escm2_ips", "escm2_dr") else None
+
+
 def _columns(config: ModelConfig) -> List[str]:
     extra = list(names.LABEL_COLUMNS)
     if config.win_weighting:
         extra.append(config.p_win_column)
-    if config.click_propensity_column and config.objective in ("escm2_ips", "escm2_dr"):
+    if _click_propensity_column(config):
         extra.append(config.click_propensity_column)
     return extra
 
@@ -26,8 +31,8 @@ def prepare(frame: pd.DataFrame, config: ModelConfig):
     if frame.empty:
         raise ValueError("The data has no won impressions (won=1); the model trains on impressions only.")
     data.validate_frame(frame, config.features, p_win_column=config.p_win_column if config.win_weighting else None)
-    column = config.click_propensity_column
-    if column and config.objective in ("escm2_ips", "escm2_dr"):
+    column = _click_propensity_column(config)
+    if column:
         if column not in frame.columns:
             raise ValueError(f"click_propensity_column {column!r} is not a column of the data; add it or set "
                              "click_propensity_column=None to use the model's pCTR.")

@@ -45,10 +45,11 @@ import pathlib
 
 import numpy as np
 import pandas as pd
-from scipy import optimize, special
+from scipy import special
 
 from mtl_keras import names
 from mtl_keras.features import CategoricalFeature, FeatureSpec, NumericFeature
+from mtl_keras.simulation.world import solve_intercept
 
 # ../shared/data beside the repository, as tests/conftest.py finds it.
 DEFAULT_PATH = str(pathlib.Path(__file__).resolve().parents[2].parent / "shared" / "data"
@@ -172,13 +173,13 @@ def kuairec_frame(ratings: pd.DataFrame, selection: KuaiRecSelection, sample_see
     sigma = selection.market_price_sigma
     bid_offset = _BID_USER * z_user + _BID_ITEM * z_item + _BID_NOISE * eps_bid
     market_mu = _MARKET_LOG_MEDIAN + _MARKET_ITEM * z_item + competition
-    a_bid = _solve_intercept((bid_offset - market_mu) / sigma, selection.base_win_rate, special.ndtr, 1.0 / sigma)
+    a_bid = solve_intercept((bid_offset - market_mu) / sigma, selection.base_win_rate, special.ndtr, 1.0 / sigma)
     log_bid = a_bid + bid_offset
     log_market = market_mu + sigma * eps_market
     won = log_bid > log_market
     ctr_offset = (_CTR_USER * z_user + _CTR_ITEM * z_item + user_click
                   + selection.outcome_dependence * (outcome - outcome.mean()))
-    p_ctr = special.expit(_solve_intercept(ctr_offset, selection.base_ctr, special.expit) + ctr_offset)
+    p_ctr = special.expit(solve_intercept(ctr_offset, selection.base_ctr, special.expit) + ctr_offset)
     potential_click = u_click < p_ctr
     click = won & potential_click
 
@@ -228,12 +229,6 @@ def _shrunk_mean(values: np.ndarray, ids: np.ndarray) -> np.ndarray:
 
 def _standardise(values: np.ndarray) -> np.ndarray:
     return (values - values.mean()) / (values.std() or 1.0)
-
-
-def _solve_intercept(offset: np.ndarray, target: float, link, scale: float = 1.0) -> float:
-    """The a with mean(link(scale * a + offset)) == target (monotone in a, so a bracketed root)."""
-    return float(optimize.brentq(lambda a: float(np.mean(link(scale * a + offset))) - target, -60.0, 60.0,
-                                 xtol=1e-12))
 
 
 def _is_number(value) -> bool:

@@ -67,14 +67,14 @@ class FunnelWorld:
         raw = self._draw(np.random.default_rng([config.world, _CALIBRATION_STREAM]), BLOCK_SIZE)
         q, c, v = raw["latent"][:, 0], raw["latent"][:, 1], raw["latent"][:, 2]
         gamma = config.intent_strength
-        self.a_ctr = _solve_intercept(q + c, config.base_ctr, lambda x: _marginal_expit(x, gamma))
-        self.a_cvr = _solve_intercept(config.bias_strength * q + v, config.base_cvr, lambda x: _marginal_expit(x, gamma))
+        self.a_ctr = solve_intercept(q + c, config.base_ctr, lambda x: _marginal_expit(x, gamma))
+        self.a_cvr = solve_intercept(config.bias_strength * q + v, config.base_cvr, lambda x: _marginal_expit(x, gamma))
         self.value_mean, self.value_std = 0.0, 1.0
         value = self._outcomes(raw)["log_value"]
         self.value_mean, self.value_std = float(value.mean()), float(value.std()) or 1.0
         out = self._outcomes(raw)
         spread = out["log_bid_offset"] - out["market_mu"]
-        self.a_bid = _solve_intercept(spread / config.market_price_sigma, config.base_win_rate, special.ndtr,
+        self.a_bid = solve_intercept(spread / config.market_price_sigma, config.base_win_rate, special.ndtr,
                                       scale=1.0 / config.market_price_sigma)
 
     def _draw(self, rng: np.random.Generator, n: int) -> Dict[str, np.ndarray]:
@@ -163,6 +163,6 @@ def _marginal_expit(logit: np.ndarray, gamma: float) -> np.ndarray:
     return special.expit(np.asarray(logit)[..., None] + shifts) @ (_HERMITE_WEIGHTS / np.sqrt(np.pi))
 
 
-def _solve_intercept(offset: np.ndarray, target: float, link, scale: float = 1.0) -> float:
+def solve_intercept(offset: np.ndarray, target: float, link, scale: float = 1.0) -> float:
     """The a with mean(link(scale * a + offset)) == target (monotone in a, so a bracketed root)."""
     return float(optimize.brentq(lambda a: float(np.mean(link(scale * a + offset))) - target, -60.0, 60.0))
