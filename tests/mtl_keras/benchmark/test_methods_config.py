@@ -48,3 +48,22 @@ def test_bad_method():
         BiasMethod("x", "esmm", "guess")
     with pytest.raises(ValueError, match="unknown"):
         methods_by_name(["esmm", "esmm2"])
+
+
+def test_worlds_and_seeds_draw_separately():
+    from mtl_keras.benchmark.runner import BiasBenchmark
+
+    config = BiasBenchmarkConfig(scenario="confounded", requests=2000, test_requests=1000, worlds=2, world_seed=3)
+    assert config.world_list == [3, 4] and config.seed_list == [0, 1, 2, 3, 4]
+    bench = BiasBenchmark(config, log=None)
+    train_a, test_a, spec = bench.data(world=3, seed=0)
+    train_b, _, _ = bench.data(world=3, seed=1)
+    train_c, _, _ = bench.data(world=4, seed=0)
+    assert len(train_a) == 2000 and len(test_a) == 1000
+    assert bench.simulation_config(0, 3).intent_strength == 1.0  # the scenario's preset
+    assert not train_a["user_id"].equals(train_b["user_id"])  # a new sample on the same world
+    assert not train_a[names.TRUE_P_CVR].equals(train_c[names.TRUE_P_CVR])  # a new world
+    with pytest.raises(ValueError, match="scenario"):
+        BiasBenchmarkConfig(scenario="unknown")
+    with pytest.raises(ValueError, match="worlds"):
+        BiasBenchmarkConfig(worlds=0)
