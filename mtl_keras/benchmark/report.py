@@ -210,10 +210,10 @@ def _git_commit() -> Optional[str]:
     return out.stdout.strip() or None
 
 
-def _fmt(value: Dict[str, Optional[float]], signed: bool = False) -> str:
+def _fmt(value: Dict[str, Optional[float]]) -> str:
     if value["mean"] is None:
         return "n/a"
-    return f"{value['mean']:{'+' if signed else ''}.4f} ± {value['std']:.4f}"
+    return f"{value['mean']:.4f} ± {value['std']:.4f}"
 
 
 def _finite(obj):
