@@ -80,6 +80,7 @@ class BiasBenchmark:
         if test_frame is train_frame:
             train_frame = train_frame.copy()  # p_win is written on the training rows only
         tag = {"world": world, "seed": seed}
+        first = (world, seed) == (cfg.world_seed, cfg.first_seed)  # its predictions feed the plots
         records["reference"] += [{**tag, **r} for r in self.reference_records(seed, test_frame)]
         true_p_win = test_frame[names.TRUE_P_WIN].to_numpy()
         records["overlap"].append({**tag, "floor": cfg.overlap_floor, "rows": int(true_p_win.size),
@@ -103,7 +104,6 @@ class BiasBenchmark:
             preds = self._train_and_predict(method, spec, seed, train_frame, test_frame)
             for space, values in evaluate_spaces(test_frame, preds, cfg.num_bins, cfg.overlap_floor).items():
                 records["per_seed"].append({**tag, "method": method.name, "space": space, **values})
-            first = (world, seed) == (cfg.world_seed, cfg.first_seed)
             if first:
                 self.predictions[method.name] = preds
             seconds = time.perf_counter() - method_start
@@ -112,7 +112,7 @@ class BiasBenchmark:
             self.log(f"world {world} seed {seed}: {method.name:22s} {seconds:6.1f}s  request-space cvr ratio "
                      f"{request['cvr_calibration_ratio']:.3f} cvr_ece {request['cvr_ece']:.4f} "
                      f"ctcvr_auc {request['ctcvr_auc']:.4f}")
-        if (world, seed) == (cfg.world_seed, cfg.first_seed):
+        if first:
             self.test_frame = test_frame
         records["timing"].append({**tag, "method": "all", "seconds": time.perf_counter() - start})
 
@@ -152,9 +152,8 @@ class BiasBenchmark:
             # Impressions are what the weights touch; the test MAE shows the fit generalises.
             "impression_mae": float(error[won].mean()),
             "request_mae": float(error.mean()),
-            "test_request_mae": float(np.abs(test_p - test_frame[names.TRUE_P_WIN].to_numpy()).mean()),
+            "test_request_mae": float(np.abs(test_p - true_test).mean()),
             "test_request_corr": float(np.corrcoef(test_p, true_test)[0, 1]),
-            # Overlap: requests the floored weights cannot reach in proportion (true and estimated).
-            "test_share_below_floor": float(np.mean(true_test < floor)),
+            # The true share is in the overlap record; this is what a user without the truth would see.
             "test_share_estimated_below_floor": float(np.mean(test_p < floor)),
         }
