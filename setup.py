@@ -39,9 +39,9 @@ setup(
         # Subcommands register through this group so that mtl_keras never imports serving/TFX.
         "mtl_ads.commands": [
             "train = mtl_keras.cli.train:register",
-            "simulate = mtl_keras.cli.simulate:register",
-            "propensity = mtl_keras.cli.propensity:register",
-            "benchmark = mtl_keras.cli.benchmark:register",
+            "simulate = mtl_keras.simulation.cli:register",
+            "propensity = mtl_keras.propensity.cli:register",
+            "benchmark = benchmarks.bias.cli:register",
             "serve = serving.cli:register_serve",
             "predict = serving.cli:register_predict",
             "pipeline = tfx_pipeline.cli:register",

@@ -3,7 +3,7 @@
     python benchmarks/serve_latency.py --out serve_latency.json [--candidates 100] [--requests 300]
 
 Model: the default MultiTaskModel config (MMoE, 4 experts [128, 64], towers [64, 32], ESMM) on the
-simulator's features (6 categorical, 4 numeric), exported with serving/export.py and loaded with
+simulator's features (6 categorical, 4 numeric), exported with serving/export/exporter.py and loaded with
 the TF1 session loader, as TF Serving does. Signature `predict_raw`. Modes:
   in_process  Servable.predict on numpy columns (no network, no serialisation);
   rest        RestClient -> LocalModelServer REST (JSON columnar), keep-alive connection per client;
@@ -34,11 +34,12 @@ from mtl_keras import names  # noqa: E402
 from mtl_keras.config import ModelConfig  # noqa: E402
 from mtl_keras.models import build_model  # noqa: E402
 from mtl_keras.simulation import SimulationConfig, feature_spec  # noqa: E402
-from serving.export import export_serving_model  # noqa: E402
-from serving.grpc_client import GrpcClient  # noqa: E402
-from serving.local_server import LocalModelServer  # noqa: E402
-from serving.model_config import ModelEntry  # noqa: E402
-from serving.rest_client import RestClient  # noqa: E402
+from serving.export.exporter import export_serving_model  # noqa: E402
+from serving.client.grpc_client import GrpcClient  # noqa: E402
+from serving.server.local_server import LocalModelServer  # noqa: E402
+from serving.export.model_config import ModelEntry  # noqa: E402
+from serving.client.rest_client import RestClient  # noqa: E402
+from serving import names as serving_names
 
 TARGET_IN_PROCESS_P99_MS = 5.0
 WARMUP_REQUESTS = 20
@@ -103,12 +104,12 @@ def main(argv=None) -> int:
             def rest_call():
                 if not hasattr(rest_clients, "c"):
                     rest_clients.c = RestClient("127.0.0.1", server.rest_port, "ctr")
-                return rest_clients.c.predict(columns, names.SIGNATURE_PREDICT_RAW)
+                return rest_clients.c.predict(columns, serving_names.SIGNATURE_PREDICT_RAW)
 
             modes = {
-                "in_process": lambda: servable.predict(names.SIGNATURE_PREDICT_RAW, columns),
+                "in_process": lambda: servable.predict(serving_names.SIGNATURE_PREDICT_RAW, columns),
                 "rest": rest_call,
-                "grpc": lambda: grpc_client.predict(columns, names.SIGNATURE_PREDICT_RAW),
+                "grpc": lambda: grpc_client.predict(columns, serving_names.SIGNATURE_PREDICT_RAW),
             }
             for mode, call in modes.items():  # same numbers everywhere before timing anything
                 got = call()[names.P_CTR]
@@ -137,7 +138,7 @@ def main(argv=None) -> int:
         "benchmark": "serve_latency",
         "candidates_per_request": args.candidates,
         "model": "MultiTaskModel default config (MMoE 4x[128,64], towers [64,32], ESMM), simulator features",
-        "signature": names.SIGNATURE_PREDICT_RAW,
+        "signature": serving_names.SIGNATURE_PREDICT_RAW,
         "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "tensorflow": tf.__version__},
         # Other processes' load skews the tails on a small machine; judge p99 against it.
         "load_average_1m": {"before": round(load_before, 2), "after": round(os.getloadavg()[0], 2)},

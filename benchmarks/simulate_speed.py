@@ -23,6 +23,7 @@ import numpy as np
 
 from mtl_keras import names
 from mtl_keras.simulation import SimulationConfig, simulate_frame, simulate_frames, write_dataset
+from mtl_keras.propensity.factory import WIN_MODEL_KINDS
 
 
 def _simulator(requests: int, tfrecord_requests: int, seed: int, repeats: int) -> dict:
@@ -87,7 +88,7 @@ def main() -> None:
     parser.add_argument("--tfrecord-requests", type=int, default=200_000)
     parser.add_argument("--propensity-requests", type=int, default=1_000_000)
     parser.add_argument("--max-fit-rows", type=int, default=200_000)
-    parser.add_argument("--models", default=",".join(names.WIN_MODEL_KINDS))
+    parser.add_argument("--models", default=",".join(WIN_MODEL_KINDS))
     parser.add_argument("--skip-propensity", action="store_true")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--repeats", type=int, default=3, help="simulator runs per format; the best is reported")

@@ -8,6 +8,9 @@ from typing import Any, Dict, List, Optional
 from mtl_keras import dataclass_dict, names
 from mtl_keras.features import FeatureSpec
 
+# Task weighting methods (mtl_keras.weighting.TaskWeighting).
+WEIGHTINGS = ("fixed", "uncertainty")
+
 # Default λ per task; ESMM trains the CVR tower only through CTCVR, so its CVR loss weight is 0.
 _DEFAULT_TASK_WEIGHTS = {
     "naive": {names.CTR: 1.0, names.CVR: 1.0},
@@ -89,7 +92,7 @@ class ModelConfig:
             raise ValueError(f"ModelConfig.features must be a FeatureSpec or its dict, got {type(self.features)}.")
         _one_of("backbone", self.backbone, names.BACKBONES)
         _one_of("objective", self.objective, names.OBJECTIVES)
-        _one_of("weighting", self.weighting, names.WEIGHTINGS)
+        _one_of("weighting", self.weighting, WEIGHTINGS)
         _one_of("optimizer", self.optimizer, ("lazy_adam", "adam"))
         _one_of("precision", self.precision, ("float32", "mixed_bfloat16"))
         for field in ("bottom_units", "expert_units", "tower_units"):

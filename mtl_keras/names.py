@@ -1,4 +1,8 @@
-"""The one place for task, output and column names."""
+"""The data contract: task and output names, the columns of a bid-request log and the simulator's ground truth.
+
+Names owned elsewhere: serving signatures in `serving.names`, TFMA weights in `tfx_pipeline.names`,
+evaluation spaces in `mtl_keras.ground_truth`, simulated dataset files in `mtl_keras.simulation.config`.
+"""
 
 # Tasks.
 CTR = "ctr"
@@ -34,52 +38,12 @@ POTENTIAL_CONVERSION = "potential_conversion"
 TRUE_INTENT = "true_intent"
 GROUND_TRUTH_COLUMNS = (TRUE_P_WIN, TRUE_P_CTR, TRUE_P_CVR, POTENTIAL_CLICK, POTENTIAL_CONVERSION, TRUE_INTENT)
 
-# Simulator: feature names it writes (the first `num_categorical` of these, then cat_<i>), numeric
-# features num_<i>, and the files of a simulated dataset directory.
-SIM_CATEGORICAL_FEATURES = ("user_id", "ad_id", "campaign_id", "site_id", "device", "hour")
-SIM_EXTRA_CATEGORICAL_PREFIX = "cat_"
-SIM_NUMERIC_PREFIX = "num_"
-SIM_FILE_PREFIX = "requests"
-FEATURE_SPEC_FILE = "feature_spec.json"
-SUMMARY_FILE = "summary.json"
-
-# Win propensity: model kinds accepted by make_win_model, and iPinYou DLF (yzbx) columns.
-WIN_MODEL_KINDS = ("km", "km_segment", "cox", "weibull_aft", "lognormal_aft")
-IPINYOU_FIELD_PREFIX = "field_"
-
 # Backbones and objectives accepted by ModelConfig.
 BACKBONES = ("shared_bottom", "mmoe", "ple")
 OBJECTIVES = ("naive", "esmm", "escm2_ips", "escm2_dr")
-
-# Serving: signature and tensor names of the exported SavedModel (see serving/).
-SERVING_DEFAULT = "serving_default"  # input: serialized tf.Example
-SIGNATURE_PREDICT_RAW = "predict_raw"  # inputs: one [batch] tensor per raw feature
-SIGNATURE_WIN_PROBABILITY = "win_probability"  # inputs: raw features + bids; output: p_win
-SERVING_INPUT_EXAMPLES = "examples"
-SERVING_INPUT_BIDS = "bids"
 
 # Internal model outputs the tasks read (logits keep the losses numerically stable).
 CTR_LOGIT = "ctr_logit"
 CVR_LOGIT = "cvr_logit"
 IMP_LOGIT = "imp_logit"
 LOG_P_CTCVR = "log_p_ctcvr"
-EXAMPLE_WEIGHT = "example_weight"  # per-example 1/p_win weight computed by the model
-
-# Task weighting methods.
-WEIGHTINGS = ("fixed", "uncertainty")
-
-# TFX pipeline: TFMA example weights written on the evaluation impressions by the WinPropensity
-# component (never model features): clipped 1/p_win, and click * that weight for CVR on clicks.
-EVAL_IPW = "eval_ipw"
-EVAL_IPW_CLICKED = "eval_ipw_clicked"
-
-# Debiasing benchmark (mtl_keras.benchmark): evaluation spaces, i.e. which test rows are scored:
-# every request, the overlap population (requests with true p_win >= the propensity floor), won
-# impressions, clicked impressions.
-SPACE_REQUEST = "request"
-SPACE_OVERLAP = "overlap"
-SPACE_IMPRESSION = "impression"
-SPACE_CLICK = "click"
-BENCHMARK_SPACES = (SPACE_REQUEST, SPACE_OVERLAP, SPACE_IMPRESSION, SPACE_CLICK)
-# Where an IPW method reads p_win: none (no win weighting), the survival model, the simulator's truth.
-P_WIN_SOURCES = ("none", "survival", "oracle")

@@ -6,7 +6,7 @@ from typing import Dict, Sequence
 import tensorflow as tf
 import tf_keras as keras
 
-from mtl_keras import names
+from mtl_keras.config import WEIGHTINGS
 
 
 @keras.utils.register_keras_serializable(package="mtl_keras")
@@ -22,8 +22,8 @@ class TaskWeighting(keras.layers.Layer):
                  **kwargs):
         kwargs.setdefault("dtype", "float32")  # stays float32 under mixed precision
         super().__init__(**kwargs)
-        if method not in names.WEIGHTINGS:
-            raise ValueError(f"TaskWeighting: method must be one of {names.WEIGHTINGS}, got {method!r}.")
+        if method not in WEIGHTINGS:
+            raise ValueError(f"TaskWeighting: method must be one of {WEIGHTINGS}, got {method!r}.")
         if not task_names:
             raise ValueError("TaskWeighting: task_names is empty; give at least one task.")
         unknown = set(task_weights) - set(task_names)

@@ -1,10 +1,12 @@
 """TF-Serving-ready exports and a local server speaking TF Serving's REST and gRPC APIs.
 
 Public API (import the modules directly; this package imports nothing heavy):
-  serving.export.export_serving_model(model, feature_spec, base_dir, ...) -> "<base>/<version>"
-  serving.model_config.ModelEntry, write_models_config, read_models_config
-  serving.local_server.LocalModelServer(entries, rest_port, grpc_port, ...)
-  serving.rest_client.RestClient / serving.grpc_client.GrpcClient
-  serving.servable.Servable (one version via the TF1 session loader), serving.errors.ServingError
+  serving.export.exporter.export_serving_model(model, feature_spec, base_dir, ...) -> "<base>/<version>"
+  serving.export.model_config.ModelEntry, write_models_config, read_models_config
+  serving.server.local_server.LocalModelServer(entries, rest_port, grpc_port, ...)
+  serving.client.rest_client.RestClient / serving.client.grpc_client.GrpcClient
+  serving.server.servable.Servable (one version via the TF1 session loader), serving.errors.ServingError
 CLI: `mtl-ads serve`, `mtl-ads predict` (serving/cli.py).
 """
+
+import mtl_keras  # noqa: F401,E402  (sets TF_USE_LEGACY_KERAS before any module here imports TensorFlow)

@@ -40,8 +40,8 @@ def _serve(args) -> int:
     import threading
 
     from serving.errors import ServingError
-    from serving.local_server import LocalModelServer
-    from serving.model_config import ModelEntry, read_models_config
+    from serving.server.local_server import LocalModelServer
+    from serving.export.model_config import ModelEntry, read_models_config
 
     if bool(args.model_base_path) == bool(args.model_config_file):
         raise ValueError("Give exactly one of --model-base-path or --model-config-file.")
@@ -127,11 +127,11 @@ def _predict(args) -> int:
     if not rows:
         raise ValueError(f"{args.input} holds no rows.")
     if args.protocol == "rest":
-        from serving.rest_client import RestClient
+        from serving.client.rest_client import RestClient
 
         client = RestClient(host, int(port), args.model_name)
     else:
-        from serving.grpc_client import GrpcClient
+        from serving.client.grpc_client import GrpcClient
 
         client = GrpcClient(args.server, args.model_name)
     out = sys.stdout if args.output == "-" else open(args.output, "w", encoding="utf-8")

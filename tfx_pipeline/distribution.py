@@ -5,7 +5,6 @@ import json
 import os
 from typing import Any, Dict, Optional, Tuple
 
-import mtl_keras  # noqa: F401
 import tensorflow as tf
 
 # What a replica does: train and export ("chief"), train and throw its copy away ("worker" under

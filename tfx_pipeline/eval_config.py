@@ -14,6 +14,8 @@ from typing import Dict, Sequence
 import tensorflow_model_analysis as tfma
 
 from mtl_keras import names
+from tfx_pipeline import names as pipeline_names
+from serving import names as serving_names
 
 METRIC_AUC = "auc"
 METRIC_LOG_LOSS = "binary_crossentropy"
@@ -59,9 +61,9 @@ def make_eval_config(
     if unknown:
         raise ValueError(f"blessing_outputs {unknown} are not model outputs; choose from {names.PREDICTION_KEYS}.")
     weights: Dict[str, str] = {
-        names.P_CTR: names.EVAL_IPW,
-        names.P_CTCVR: names.EVAL_IPW,
-        names.P_CVR: names.EVAL_IPW_CLICKED if ipw else names.CLICK,
+        names.P_CTR: pipeline_names.EVAL_IPW,
+        names.P_CTCVR: pipeline_names.EVAL_IPW,
+        names.P_CVR: pipeline_names.EVAL_IPW_CLICKED if ipw else names.CLICK,
     }
     labels = {names.P_CTR: names.CLICK, names.P_CVR: names.CONVERSION, names.P_CTCVR: names.CONVERSION}
     threshold = tfma.MetricThreshold(
@@ -82,7 +84,7 @@ def make_eval_config(
     return tfma.EvalConfig(
         model_specs=[
             tfma.ModelSpec(
-                signature_name=names.SERVING_DEFAULT,
+                signature_name=serving_names.SERVING_DEFAULT,
                 label_keys=labels,
                 example_weight_keys=weights,
             )

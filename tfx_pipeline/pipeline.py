@@ -15,6 +15,7 @@ from tfx_pipeline.components.gate import DataValidationGate
 from tfx_pipeline.components.win_propensity import WinPropensity
 from tfx_pipeline.eval_config import make_eval_config
 from tfx_pipeline.trainer import trainer_custom_config
+from mtl_keras.propensity.factory import WIN_MODEL_KINDS
 
 DATA_FORMATS = {"tfrecord": "*.tfrecord*", "csv": "*.csv"}  # format -> default file pattern
 PREPROCESSING_FN = "transform.preprocessing.preprocessing_fn"
@@ -99,8 +100,8 @@ def create_pipeline(
         raise ValueError(f"model_config must be a ModelConfig, got {type(model_config).__name__}.")
     transform_config = transform_config or TransformConfig()
     win_model = dict(win_model or DEFAULT_WIN_MODEL)
-    if win_model.get("kind") not in names.WIN_MODEL_KINDS:
-        raise ValueError(f"win_model kind {win_model.get('kind')!r} is unknown; use one of {names.WIN_MODEL_KINDS}.")
+    if win_model.get("kind") not in WIN_MODEL_KINDS:
+        raise ValueError(f"win_model kind {win_model.get('kind')!r} is unknown; use one of {WIN_MODEL_KINDS}.")
     unknown_slices = [f for f in slice_features if f not in model_config.features.names + [names.CLICK]]
     if unknown_slices:
         raise ValueError(f"slice_features {unknown_slices} are neither features nor 'click'.")

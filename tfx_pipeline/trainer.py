@@ -11,7 +11,6 @@ import shutil
 import tempfile
 from typing import Any, Dict, List, Optional, Sequence
 
-import mtl_keras  # noqa: F401
 import tensorflow as tf
 
 from mtl_keras import names
@@ -100,7 +99,7 @@ def train_and_export(train_files: List[str], transform_output: str,
     import tensorflow_transform as tft
 
     from mtl_keras.models import build_model
-    from serving.export import export_serving_model
+    from serving.export.exporter import export_serving_model
 
     tft_output = tft.TFTransformOutput(transform_output)
     raw_config.features.check_columns(list(tft_output.raw_feature_spec()), where="the schema Transform read")

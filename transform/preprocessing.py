@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from typing import Any, Callable, Dict, Mapping, Optional
 
-import mtl_keras  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow is imported)
 import tensorflow as tf
 import tensorflow_transform as tft
 

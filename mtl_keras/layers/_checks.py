@@ -4,7 +4,6 @@ from __future__ import annotations
 import math
 from typing import Any, List, Sequence
 
-import mtl_keras  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow is imported)
 import tf_keras as keras
 
 

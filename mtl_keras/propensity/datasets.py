@@ -6,9 +6,9 @@ from typing import Optional, Tuple
 
 import pandas as pd
 
-from mtl_keras import names
 from mtl_keras.propensity.data import infer_feature_columns
 from mtl_keras.propensity.ipinyou import is_ipinyou_dir, read_ipinyou
+from mtl_keras.simulation import config as sim_config
 
 SIMULATED, IPINYOU = "simulated", "ipinyou"
 
@@ -22,8 +22,8 @@ def load_auction_log(data_dir, test_fraction: float = 0.25,
     if is_ipinyou_dir(data):
         parts = read_ipinyou(data)
         return parts["train"], parts["test"], IPINYOU
-    if not (data / names.SUMMARY_FILE).is_file():
-        raise ValueError(f"{str(data)!r} is neither a simulated dataset (no {names.SUMMARY_FILE}) nor an iPinYou "
+    if not (data / sim_config.SUMMARY_FILE).is_file():
+        raise ValueError(f"{str(data)!r} is neither a simulated dataset (no {sim_config.SUMMARY_FILE}) nor an iPinYou "
                          "DLF directory (no train.yzbx.txt); run 'mtl-ads simulate --out DIR' first.")
     if not 0 < test_fraction < 1:
         raise ValueError(f"test_fraction must be in (0, 1), got {test_fraction!r}.")

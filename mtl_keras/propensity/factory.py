@@ -16,6 +16,8 @@ MODEL_CLASSES = {
     cls.kind: cls
     for cls in (KaplanMeierWinModel, SegmentedKaplanMeierWinModel, CoxWinModel, WeibullAFTWinModel, LogNormalAFTWinModel)
 }
+# The kinds accepted by make_win_model (and the CLI, the pipeline's WinPropensity component).
+WIN_MODEL_KINDS = tuple(MODEL_CLASSES)
 
 
 def make_win_model(kind: str, **kwargs: Any) -> WinPropensityModel:

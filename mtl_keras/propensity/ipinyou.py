@@ -16,6 +16,9 @@ import pandas as pd
 
 from mtl_keras import names
 
+# Column prefix of the iPinYou DLF (yzbx) categorical fields.
+FIELD_PREFIX = "field_"
+
 TRAIN_FILE, TEST_FILE, FEATINDEX_FILE = "train.yzbx.txt", "test.yzbx.txt", "featindex.txt"
 
 
@@ -49,9 +52,9 @@ def read_yzbx(path, field_index: Optional[Dict[int, int]] = None) -> pd.DataFram
         fields = np.vectorize(lambda i: field_index.get(int(i), -1), otypes=[np.int64])(indices[0])
         if (fields < 0).any() or len(set(fields.tolist())) != len(fields):
             raise ValueError(f"{str(path)!r}: feature indices do not map to distinct fields in featindex.")
-        columns = [f"{names.IPINYOU_FIELD_PREFIX}{f}" for f in fields]
+        columns = [f"{FIELD_PREFIX}{f}" for f in fields]
     else:
-        columns = [f"{names.IPINYOU_FIELD_PREFIX}{k}" for k in range(indices.shape[1])]
+        columns = [f"{FIELD_PREFIX}{k}" for k in range(indices.shape[1])]
     frame = pd.DataFrame(indices, columns=columns)
     if (z <= 0).any() or (b <= 0).any():
         raise ValueError(f"{str(path)!r}: market prices and bids must be > 0.")

@@ -4,7 +4,16 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Dict, List, Optional, Tuple
 
-from mtl_keras import dataclass_dict, names
+from mtl_keras import dataclass_dict
+
+# Feature names the simulator writes (the first `num_categorical` of these, then cat_<i>), numeric
+# features num_<i>, and the files of a simulated dataset directory.
+SIM_CATEGORICAL_FEATURES = ("user_id", "ad_id", "campaign_id", "site_id", "device", "hour")
+SIM_EXTRA_CATEGORICAL_PREFIX = "cat_"
+SIM_NUMERIC_PREFIX = "num_"
+SIM_FILE_PREFIX = "requests"
+FEATURE_SPEC_FILE = "feature_spec.json"
+SUMMARY_FILE = "summary.json"
 
 # Default vocabulary sizes of the named categorical features; extra ones (cat_<i>) get the last.
 _DEFAULT_VOCABULARY = {"user_id": 10_000, "ad_id": 1_000, "campaign_id": 100, "site_id": 200, "device": 4, "hour": 24}
@@ -87,13 +96,13 @@ class SimulationConfig:
 
     @property
     def categorical_names(self) -> List[str]:
-        base = list(names.SIM_CATEGORICAL_FEATURES[: self.num_categorical])
-        extra = [f"{names.SIM_EXTRA_CATEGORICAL_PREFIX}{i}" for i in range(len(base), self.num_categorical)]
+        base = list(SIM_CATEGORICAL_FEATURES[: self.num_categorical])
+        extra = [f"{SIM_EXTRA_CATEGORICAL_PREFIX}{i}" for i in range(len(base), self.num_categorical)]
         return base + extra
 
     @property
     def numeric_names(self) -> List[str]:
-        return [f"{names.SIM_NUMERIC_PREFIX}{i}" for i in range(self.num_numeric)]
+        return [f"{SIM_NUMERIC_PREFIX}{i}" for i in range(self.num_numeric)]
 
     @property
     def numeric_means(self) -> List[float]:

@@ -12,6 +12,7 @@ import pandas as pd
 from mtl_keras import names
 from mtl_keras.simulation.config import SimulationConfig
 from mtl_keras.simulation.simulate import feature_spec, simulate_frames
+from mtl_keras.simulation import config as sim_config
 
 FORMATS = {"parquet": "parquet", "csv": "csv", "tfrecord": "tfrecord"}  # format -> file extension
 
@@ -26,13 +27,13 @@ def write_dataset(config: SimulationConfig, out_dir, format: str = "parquet", ov
     if format not in FORMATS:
         raise ValueError(f"format={format!r} is not supported; use one of {sorted(FORMATS)}.")
     out = pathlib.Path(out_dir)
-    if out.exists() and any(out.glob(f"{names.SIM_FILE_PREFIX}-*")) and not overwrite:
+    if out.exists() and any(out.glob(f"{sim_config.SIM_FILE_PREFIX}-*")) and not overwrite:
         raise ValueError(f"out_dir {str(out)!r} already holds simulated files; pick a new directory or pass overwrite=True.")
     out.mkdir(parents=True, exist_ok=True)
-    for old in out.glob(f"{names.SIM_FILE_PREFIX}-*"):
+    for old in out.glob(f"{sim_config.SIM_FILE_PREFIX}-*"):
         old.unlink()
     spec = feature_spec(config)
-    (out / names.FEATURE_SPEC_FILE).write_text(spec.to_json())
+    (out / sim_config.FEATURE_SPEC_FILE).write_text(spec.to_json())
     totals: Dict[str, float] = {}
     columns: Dict[str, str] = {}
     files = []
@@ -50,7 +51,7 @@ def write_dataset(config: SimulationConfig, out_dir, format: str = "parquet", ov
     with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
         pending = None
         for i, frame in enumerate(chunks):
-            path = out / f"{names.SIM_FILE_PREFIX}-{i:05d}.{FORMATS[format]}"
+            path = out / f"{sim_config.SIM_FILE_PREFIX}-{i:05d}.{FORMATS[format]}"
             files.append(path.name)
             columns = {c: str(frame[c].dtype) for c in frame.columns}
             _accumulate(totals, frame)
@@ -61,16 +62,16 @@ def write_dataset(config: SimulationConfig, out_dir, format: str = "parquet", ov
             pending.result()
     seconds = time.perf_counter() - start
     summary = _summary(totals, config, format, files, columns, seconds)
-    (out / names.SUMMARY_FILE).write_text(json.dumps(summary, indent=2))
+    (out / sim_config.SUMMARY_FILE).write_text(json.dumps(summary, indent=2))
     return summary
 
 
 def read_dataset(data_dir, max_rows: Optional[int] = None) -> pd.DataFrame:
     """Reads a directory written by `write_dataset` (any format) into one frame."""
     data = pathlib.Path(data_dir)
-    summary_path = data / names.SUMMARY_FILE
+    summary_path = data / sim_config.SUMMARY_FILE
     if not summary_path.is_file():
-        raise ValueError(f"{str(data)!r} has no {names.SUMMARY_FILE}; give a directory written by write_dataset.")
+        raise ValueError(f"{str(data)!r} has no {sim_config.SUMMARY_FILE}; give a directory written by write_dataset.")
     summary = json.loads(summary_path.read_text())
     dtypes = summary["columns"]
     frames, rows = [], 0

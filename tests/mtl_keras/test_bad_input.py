@@ -1,7 +1,6 @@
 import numpy as np
 import pytest
 
-import mtl_keras  # noqa: F401
 from mtl_keras import names, training
 from mtl_keras.config import ModelConfig
 from mtl_keras.features import CategoricalFeature, FeatureSpec, NumericFeature

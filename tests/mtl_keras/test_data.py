@@ -1,6 +1,5 @@
 import numpy as np
 
-import mtl_keras  # noqa: F401
 from mtl_keras.data import make_dataset
 
 

@@ -12,7 +12,6 @@ import pytest
 import tensorflow as tf
 import tf_keras as keras
 
-import mtl_keras  # noqa: F401
 from mtl_keras import estimators as est
 from mtl_keras import names
 from mtl_keras.tasks import CTCVRTask, CTRTask, CVRTask, DRCVRTask, IPSCVRTask, WinPropensityWeights

@@ -2,7 +2,6 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-import mtl_keras  # noqa: F401
 from mtl_keras import losses
 
 

@@ -4,7 +4,6 @@ import pytest
 import tensorflow as tf
 import tf_keras as keras
 
-import mtl_keras  # noqa: F401
 from mtl_keras import names, training
 from mtl_keras.config import ModelConfig
 from mtl_keras.models import MultiTaskModel, build_model

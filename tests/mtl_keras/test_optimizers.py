@@ -2,7 +2,6 @@ import numpy as np
 import tensorflow as tf
 import tf_keras as keras
 
-import mtl_keras  # noqa: F401
 from mtl_keras.optimizers import LazyAdam
 
 

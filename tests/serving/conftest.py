@@ -25,7 +25,7 @@ def model(spec):
 @pytest.fixture(scope="session")
 def exported(tmp_path_factory, model, spec):
     """(base_dir, version_dir) of one export of `model` as version 1."""
-    from serving.export import export_serving_model
+    from serving.export.exporter import export_serving_model
 
     base = tmp_path_factory.mktemp("models") / "ctr"
     path = export_serving_model(model, spec, str(base), version=1, warmup_examples=sample_rows(3))
@@ -35,8 +35,8 @@ def exported(tmp_path_factory, model, spec):
 @pytest.fixture(scope="session")
 def server(exported):
     """A LocalModelServer on ephemeral ports serving the `exported` base dir as model 'ctr'."""
-    from serving.local_server import LocalModelServer
-    from serving.model_config import ModelEntry
+    from serving.server.local_server import LocalModelServer
+    from serving.export.model_config import ModelEntry
 
     base, _ = exported
     srv = LocalModelServer(

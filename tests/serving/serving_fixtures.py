@@ -1,7 +1,6 @@
 """Helpers of the serving tests: a small FeatureSpec, a small MultiTaskModel, rows, reference numbers."""
 from __future__ import annotations
 
-import mtl_keras  # noqa: F401
 import numpy as np
 
 from mtl_keras import names

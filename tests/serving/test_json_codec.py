@@ -2,7 +2,6 @@
 import base64
 import json
 
-import mtl_keras  # noqa: F401
 import numpy as np
 import pytest
 import tensorflow as tf

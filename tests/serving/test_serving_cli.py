@@ -6,7 +6,6 @@ import subprocess
 import sys
 import time
 
-import mtl_keras  # noqa: F401
 import numpy as np
 import pytest
 

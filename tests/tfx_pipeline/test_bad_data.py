@@ -1,7 +1,6 @@
 """Bad data stop the pipeline at the validation gate, naming the columns, and push nothing."""
 import os
 
-import mtl_keras  # noqa: F401
 import pytest
 import tensorflow as tf
 

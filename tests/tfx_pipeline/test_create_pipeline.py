@@ -1,7 +1,6 @@
 """create_pipeline is a pure function: its DAG, import paths and options, checked without running it."""
 import json
 
-import mtl_keras  # noqa: F401
 from tfx import v1 as tfx
 
 from mtl_keras.simulation import feature_spec

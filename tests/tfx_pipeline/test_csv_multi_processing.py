@@ -7,7 +7,6 @@ import json
 import os
 import threading
 
-import mtl_keras  # noqa: F401
 import numpy as np
 import tensorflow as tf
 
@@ -16,6 +15,7 @@ from mtl_keras.simulation import feature_spec, write_dataset
 from tfx_pipeline import pipeline as p
 from tfx_pipeline.local_runner import run_local
 from tfx_pipeline.presets import Workdir, tiny_model_config, tiny_simulation
+from serving import names as serving_names
 
 ALL_COMPONENTS = {p.EXAMPLE_GEN, p.STATISTICS_GEN, p.SCHEMA_GEN, p.EXAMPLE_VALIDATOR, p.GATE, p.WIN_PROPENSITY,
                   p.TRANSFORM, p.TRAINER, p.BASELINE_RESOLVER, p.EVALUATOR, p.PUSHER}
@@ -122,7 +122,7 @@ def test_csv_run_blesses_and_multi_processing_scores_like_in_memory(tmp_path):
     assert 0 < p_win.min() and p_win.max() <= 1 and np.std(p_win) > 0.01
 
     # CSV columns reach serving as the same raw features: the pushed model scores eval impressions.
-    serve = tf.saved_model.load(report.pushed_path).signatures[names.SERVING_DEFAULT]
+    serve = tf.saved_model.load(report.pushed_path).signatures[serving_names.SERVING_DEFAULT]
     eval_file = sorted(glob.glob(os.path.join(expected["impressions"], "Split-eval", "*")))[0]
     records = [r.numpy() for r in tf.data.TFRecordDataset(eval_file, compression_type="GZIP").take(64)]
     out = {k: v.numpy().reshape(-1) for k, v in serve(examples=tf.constant(records)).items()}

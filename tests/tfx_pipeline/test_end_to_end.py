@@ -1,7 +1,6 @@
 """The whole pipeline on a tiny simulated log, run twice in one workdir (the second run is cached)."""
 import os
 
-import mtl_keras  # noqa: F401
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -9,6 +8,7 @@ import tensorflow as tf
 from mtl_keras import names
 from tfx_pipeline import pipeline as p
 from tfx_pipeline import run_summary
+from serving import names as serving_names
 
 ALL_COMPONENTS = [p.EXAMPLE_GEN, p.STATISTICS_GEN, p.SCHEMA_GEN, p.EXAMPLE_VALIDATOR, p.GATE, p.WIN_PROPENSITY,
                   p.TRANSFORM, p.TRAINER, p.BASELINE_RESOLVER, p.EVALUATOR, p.PUSHER]
@@ -82,7 +82,7 @@ def test_pushed_model_serves_probabilities_with_ctcvr_the_product(tiny_runs):
     frame = simulate_frame(simulation).head(64)
     spec = feature_spec(simulation)
     frame.loc[0, spec.categorical[0].name] = 10**9  # an id never seen: the OOV bucket
-    serve = tf.saved_model.load(run_summary.pushed_model_path(workdir.metadata_path)).signatures[names.SERVING_DEFAULT]
+    serve = tf.saved_model.load(run_summary.pushed_model_path(workdir.metadata_path)).signatures[serving_names.SERVING_DEFAULT]
     out = {k: v.numpy().reshape(-1) for k, v in serve(examples=tf.constant([_example(r, spec) for _, r in frame.iterrows()])).items()}
     for key in names.PREDICTION_KEYS:
         assert out[key].shape == (64,)

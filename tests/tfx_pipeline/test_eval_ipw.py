@@ -7,7 +7,6 @@ impressions the Evaluator read and the evaluated model's own predictions.
 import glob
 import os
 
-import mtl_keras  # noqa: F401
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -17,6 +16,8 @@ from mtl_keras.simulation import feature_spec
 from tfx_pipeline import run_summary
 from tfx_pipeline.examples_io import read_frame, split_files
 from tfx_pipeline.presets import tiny_model_config, tiny_simulation
+from tfx_pipeline import names as pipeline_names
+from serving import names as serving_names
 
 LABELS = {names.P_CTR: names.CLICK, names.P_CVR: names.CONVERSION, names.P_CTCVR: names.CONVERSION}
 
@@ -27,11 +28,11 @@ def _eval_impressions(workdir):
     [impressions] = glob.glob(os.path.join(root, "WinPropensity", "impressions", "*"))
     [model_dir] = glob.glob(os.path.join(root, "Trainer", "model", "*", "Format-Serving"))
     files = split_files(impressions, "eval")
-    columns = [names.CLICK, names.CONVERSION, names.WON, names.P_WIN, names.EVAL_IPW, names.EVAL_IPW_CLICKED]
+    columns = [names.CLICK, names.CONVERSION, names.WON, names.P_WIN, pipeline_names.EVAL_IPW, pipeline_names.EVAL_IPW_CLICKED]
     frame = read_frame(files, {c: tf.io.VarLenFeature(tf.float32 if c.startswith(("p_", "eval")) else tf.int64)
                                for c in columns})
     records = [r.numpy() for r in tf.data.TFRecordDataset(files, compression_type="GZIP")]
-    serve = tf.saved_model.load(model_dir).signatures[names.SERVING_DEFAULT]
+    serve = tf.saved_model.load(model_dir).signatures[serving_names.SERVING_DEFAULT]
     predictions = {k: v.numpy().reshape(-1).astype(np.float64)
                    for k, v in serve(examples=tf.constant(records)).items() if k in names.PREDICTION_KEYS}
     return frame, predictions
@@ -79,8 +80,8 @@ def test_ipw_evaluation_reweights_every_task_by_the_clipped_inverse_p_win(tiny_r
     frame, predictions = _eval_impressions(workdir)
     p_win = frame[names.P_WIN].to_numpy(np.float64)
     ipw = np.minimum(1.0 / np.maximum(p_win, config.win_propensity_floor), config.win_weight_clip)
-    np.testing.assert_allclose(frame[names.EVAL_IPW], ipw, rtol=1e-6)
-    np.testing.assert_allclose(frame[names.EVAL_IPW_CLICKED], ipw * frame[names.CLICK], rtol=1e-6)
+    np.testing.assert_allclose(frame[pipeline_names.EVAL_IPW], ipw, rtol=1e-6)
+    np.testing.assert_allclose(frame[pipeline_names.EVAL_IPW_CLICKED], ipw * frame[names.CLICK], rtol=1e-6)
     assert np.all(frame[names.WON] == 1) and ipw.min() >= 1.0 and np.ptp(ipw) > 0.5  # weights really vary
 
     uri = {i: run_summary.latest_artifact_uri(workdir.metadata_path, "ModelEvaluation", run_ids[i]) for i in (0, 1)}

@@ -1,5 +1,4 @@
 """tf.Example records <-> frames (used by WinPropensity), and the schema it hands to Transform."""
-import mtl_keras  # noqa: F401
 import numpy as np
 import tensorflow as tf
 

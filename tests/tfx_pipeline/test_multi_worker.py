@@ -8,11 +8,11 @@ import socket
 import subprocess
 import sys
 
-import mtl_keras  # noqa: F401
 import numpy as np
 import pytest
 
 from mtl_keras import names
+from serving import names as serving_names
 from tfx_pipeline.distribution import CHIEF, SERVER, WORKER, replica_role, strategy_from_tf_config
 
 # Every replica runs the Trainer's own entry (train_and_export) with its TF_CONFIG. The callback
@@ -101,7 +101,7 @@ def _serve_eval_impressions(model_dir, workdir):
     files = sorted(glob.glob(os.path.join(impressions, "Split-eval", "*")))
     records = [r.numpy() for r in tf.data.TFRecordDataset(files, compression_type="GZIP")]
     clicks = [tf.train.Example.FromString(r).features.feature[names.CLICK].int64_list.value[0] for r in records]
-    serve = tf.saved_model.load(model_dir).signatures[names.SERVING_DEFAULT]
+    serve = tf.saved_model.load(model_dir).signatures[serving_names.SERVING_DEFAULT]
     return {k: v.numpy().reshape(-1) for k, v in serve(examples=tf.constant(records)).items()}, np.array(clicks)
 
 

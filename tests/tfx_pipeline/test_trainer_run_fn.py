@@ -2,7 +2,6 @@
 import glob
 import os
 
-import mtl_keras  # noqa: F401
 import numpy as np
 import pytest
 

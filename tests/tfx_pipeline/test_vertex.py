@@ -1,7 +1,6 @@
 """compile-vertex writes a PipelineJob JSON with the whole DAG, Dataflow Beam args and a multi-worker Trainer."""
 import json
 
-import mtl_keras  # noqa: F401
 import pytest
 
 from mtl_keras.cli import main

@@ -1,7 +1,6 @@
 """The WinPropensity scoring DoFn on one small shard: p_win on every request, weights on won ones."""
 import os
 
-import mtl_keras  # noqa: F401
 import numpy as np
 import pandas as pd
 import tensorflow as tf
@@ -10,6 +9,7 @@ from mtl_keras import names
 from mtl_keras.propensity import make_win_model
 from tfx_pipeline.components.scoring import ScoreShardFn
 from tfx_pipeline.examples_io import parse_frame
+from tfx_pipeline import names as pipeline_names
 
 
 def _example(row):
@@ -45,7 +45,7 @@ def test_scoring_adds_p_win_and_writes_weighted_impressions(tmp_path):
     assert list(fn.process(("train", 0, 1, str(source)))) == [("train", 6, 4)]
 
     spec = {c: tf.io.VarLenFeature(tf.int64 if k == "int" else tf.float32) for c, k in kinds.items()}
-    spec.update({c: tf.io.VarLenFeature(tf.float32) for c in (names.P_WIN, names.EVAL_IPW, names.EVAL_IPW_CLICKED)})
+    spec.update({c: tf.io.VarLenFeature(tf.float32) for c in (names.P_WIN, pipeline_names.EVAL_IPW, pipeline_names.EVAL_IPW_CLICKED)})
 
     def read(uri):
         path = os.path.join(uri, "Split-train", "data_tfrecord-00000-of-00001.gz")
@@ -54,10 +54,10 @@ def test_scoring_adds_p_win_and_writes_weighted_impressions(tmp_path):
     requests, impressions = read(tmp_path / "requests"), read(tmp_path / "impressions")
     expected = model.predict_p_win(frame)
     np.testing.assert_allclose(requests[names.P_WIN], expected, rtol=1e-6)
-    assert requests[names.EVAL_IPW].isna().all()  # weights only on the evaluation impressions
+    assert requests[pipeline_names.EVAL_IPW].isna().all()  # weights only on the evaluation impressions
     assert impressions["ad"].tolist() == [1, 3, 1, 3]  # the won rows, in order
     won_p = expected[frame[names.WON].to_numpy() == 1]
     ipw = np.minimum(1.0 / np.maximum(won_p, 0.3), 2.5)
-    np.testing.assert_allclose(impressions[names.EVAL_IPW], ipw, rtol=1e-6)
-    np.testing.assert_allclose(impressions[names.EVAL_IPW_CLICKED], ipw * np.array([1, 0, 1, 0]), rtol=1e-6)
+    np.testing.assert_allclose(impressions[pipeline_names.EVAL_IPW], ipw, rtol=1e-6)
+    np.testing.assert_allclose(impressions[pipeline_names.EVAL_IPW_CLICKED], ipw * np.array([1, 0, 1, 0]), rtol=1e-6)
     assert np.all((expected >= 0) & (expected <= 1)) and len(set(np.round(expected, 6))) > 1

@@ -1,7 +1,6 @@
 """A SavedModel that runs the transform graph keeps working once the Transform output is deleted."""
 import shutil
 
-import mtl_keras  # noqa: F401
 import apache_beam as beam
 import numpy as np
 import tensorflow as tf

@@ -1,7 +1,6 @@
 """preprocessing_fn on golden rows, checked with tf.Transform's own test case (tft_unit)."""
 import math
 
-import mtl_keras  # noqa: F401
 import numpy as np
 import pytest
 import tensorflow as tf

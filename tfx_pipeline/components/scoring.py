@@ -13,6 +13,7 @@ import numpy as np
 
 from mtl_keras import names
 from tfx_pipeline import examples_io
+from tfx_pipeline import names as pipeline_names
 
 RECORDS_PREFIX = "data_tfrecord"
 Shard = Tuple[str, int, int, str]  # (split, index, number of shards in the split, path)
@@ -90,8 +91,8 @@ class ScoreShardFn(beam.DoFn):
                     example.features.feature[names.P_WIN].float_list.value[:] = [p_win[i]]
                     requests.write(example.SerializeToString())
                     if won[i]:
-                        example.features.feature[names.EVAL_IPW].float_list.value[:] = [ipw[i]]
-                        example.features.feature[names.EVAL_IPW_CLICKED].float_list.value[:] = [click[i] * ipw[i]]
+                        example.features.feature[pipeline_names.EVAL_IPW].float_list.value[:] = [ipw[i]]
+                        example.features.feature[pipeline_names.EVAL_IPW_CLICKED].float_list.value[:] = [click[i] * ipw[i]]
                         won_rows.write(example.SerializeToString())
                 written[0] += len(records)
                 written[1] += int(won.sum())

@@ -20,6 +20,7 @@ from mtl_keras.features import FeatureSpec
 from tfx_pipeline import examples_io
 from tfx_pipeline.components.artifacts import DataValidation, WinModel
 from tfx_pipeline.components.scoring import ScoreShardFn, column_kinds, input_shards, score_shards
+from mtl_keras.propensity.factory import WIN_MODEL_KINDS
 
 WIN_MODEL_FILE = "win_model.json"
 
@@ -68,7 +69,7 @@ def WinPropensity(
     spec = FeatureSpec.from_json(feature_spec_json)
     model_args = json.loads(win_model_json)
     if "kind" not in model_args:
-        raise ValueError(f"win_model_json needs a 'kind' (one of {names.WIN_MODEL_KINDS}); got {model_args}.")
+        raise ValueError(f"win_model_json needs a 'kind' (one of {WIN_MODEL_KINDS}); got {model_args}.")
     schema_proto = io_utils.SchemaReader().read(io_utils.get_only_uri_in_dir(schema.uri))
     parse_spec = scoring_parse_spec(schema_proto, spec)
     splits = standard_artifact_utils.decode_split_names(examples.split_names)

@@ -6,7 +6,6 @@ import sys
 import numpy as np
 import pytest
 
-import mtl_keras  # noqa: F401
 from mtl_keras.cli import main
 from mtl_keras.config import ModelConfig
 from mtl_keras.data import read_table

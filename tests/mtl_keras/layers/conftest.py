@@ -1,7 +1,6 @@
 """Every layer test starts from the same random seed."""
 import pytest
 
-import mtl_keras  # noqa: F401
 import tf_keras as keras
 
 

@@ -2,7 +2,6 @@
 import numpy as np
 import pytest
 
-import mtl_keras  # noqa: F401
 import tensorflow as tf
 import tf_keras as keras
 

@@ -2,7 +2,6 @@
 import numpy as np
 import pytest
 
-import mtl_keras  # noqa: F401
 import tf_keras as keras
 
 from layers_testing import assert_same, check_config_roundtrip, check_fit_lowers_loss, check_save_roundtrips, numpy_mixture

@@ -1,7 +1,6 @@
 import numpy as np
 import pytest
 
-import mtl_keras  # noqa: F401
 from mtl_keras.metrics import CalibrationRatio, ExpectedCalibrationError, calibration_ratio, expected_calibration_error
 
 

@@ -11,7 +11,7 @@ def test_reads_the_dlf_format_with_the_readme_censoring_rule(shared_data):
     data = read_ipinyou(shared_data / "ipinyou_2259_dlf")
     train, test = data["train"], data["test"]
     assert len(train) == 8_355 and len(test) == 4_171
-    assert [c for c in train.columns if c.startswith(names.IPINYOU_FIELD_PREFIX)] == [f"field_{k}" for k in range(16)]
+    assert [c for c in train.columns if c.startswith(FIELD_PREFIX)] == [f"field_{k}" for k in range(16)]
     # SOURCE.md: win rate 0.344 (train), 0.239 (test); won iff z < b, checked against train.bid.txt.
     assert train[names.WON].mean() == pytest.approx(0.344, abs=0.001)
     assert test[names.WON].mean() == pytest.approx(0.239, abs=0.001)

@@ -1,7 +1,6 @@
 import numpy as np
 import pytest
 
-import mtl_keras  # noqa: F401  (before TensorFlow)
 from mtl_keras.features import CategoricalFeature, FeatureSpec, NumericFeature
 from mtl_keras.propensity import CoxWinModel, LogNormalAFTWinModel, WeibullAFTWinModel
 from mtl_keras.simulation import SimulationConfig, feature_spec

@@ -7,6 +7,7 @@ import pytest
 from mtl_keras import names
 from mtl_keras.features import FeatureSpec
 from mtl_keras.simulation import SimulationConfig, feature_spec, read_dataset, simulate_frame, write_dataset
+from mtl_keras.simulation import config as sim_config
 
 
 @pytest.mark.parametrize("format", ["parquet", "csv", "tfrecord"])
@@ -15,8 +16,8 @@ def test_write_and_read_back(tmp_path, format):
     summary = write_dataset(config, tmp_path, format=format)
     ext = {"parquet": "parquet", "csv": "csv", "tfrecord": "tfrecord"}[format]
     assert sorted(p.name for p in tmp_path.glob("requests-*")) == [f"requests-0000{i}.{ext}" for i in range(3)]
-    assert FeatureSpec.from_json((tmp_path / names.FEATURE_SPEC_FILE).read_text()) == feature_spec(config)
-    assert json.loads((tmp_path / names.SUMMARY_FILE).read_text())["num_requests"] == 2_500
+    assert FeatureSpec.from_json((tmp_path / sim_config.FEATURE_SPEC_FILE).read_text()) == feature_spec(config)
+    assert json.loads((tmp_path / sim_config.SUMMARY_FILE).read_text())["num_requests"] == 2_500
     expected = simulate_frame(config).reset_index(drop=True)
     got = read_dataset(tmp_path)
     assert list(got.columns) == list(expected.columns)

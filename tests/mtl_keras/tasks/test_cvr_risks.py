@@ -3,7 +3,6 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-import mtl_keras  # noqa: F401
 from mtl_keras import names
 from mtl_keras.tasks import CTCVRTask, CTRTask, CVRTask, DRCVRTask, IPSCVRTask, WinPropensityWeights
 

@@ -1,0 +1,1 @@
+"""The export side: SavedModel with TF Serving signatures (exporter, signatures), warmup records, models.config."""

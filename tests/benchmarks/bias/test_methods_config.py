@@ -1,0 +1,70 @@
+"""Methods and the benchmark config: what each method changes, and bad input."""
+import pytest
+
+from mtl_keras import names
+from benchmarks.bias.config import BiasBenchmarkConfig
+from benchmarks.bias.methods import METHOD_NAMES, METHODS, BiasMethod, methods_by_name
+from benchmarks.bias import methods as bias_methods
+
+
+def test_methods_cover_the_issue_and_differ_only_in_objective_and_p_win():
+    by_name = {m.name: m for m in METHODS}
+    assert by_name["naive"].model_overrides() == {"objective": "naive", "win_weighting": False,
+                                                  "p_win_column": names.P_WIN}
+    assert by_name["ipw_escm2_dr"].model_overrides() == {"objective": "escm2_dr", "win_weighting": True,
+                                                         "p_win_column": names.P_WIN}
+    assert by_name["oracle_ipw_escm2_ips"].p_win_column == names.TRUE_P_WIN
+    assert {m.objective for m in METHODS} == set(names.OBJECTIVES)
+    assert {m.p_win_source for m in METHODS} == set(bias_methods.P_WIN_SOURCES)
+
+
+def test_config_shares_one_budget_and_sizes_ple_like_mmoe():
+    mmoe = BiasBenchmarkConfig(backbone="mmoe", num_experts=4)
+    ple = BiasBenchmarkConfig(backbone="ple", num_experts=4)
+    assert mmoe.model_fields()["num_experts"] == 4
+    assert (ple.model_fields()["num_shared_experts"], ple.model_fields()["num_task_experts"]) == (2, 2)
+    assert mmoe.methods == METHOD_NAMES
+    assert BiasBenchmarkConfig(requests=5000, test_requests=0).test_requests == 5000
+    assert BiasBenchmarkConfig(seeds=3, first_seed=4).seed_list == [4, 5, 6]
+
+
+@pytest.mark.parametrize("kwargs, field", [
+    ({"backbone": "shared_bottom"}, "backbone"),
+    ({"requests": 10}, "requests"),
+    ({"seeds": 0}, "seeds"),
+    ({"win_model": "km"}, "win_model"),
+    ({"methods": ("naive", "magic")}, "methods"),
+    ({"methods": ("naive", "naive")}, "methods"),
+    ({"learning_rate": 0.0}, "learning_rate"),
+])
+def test_bad_config_names_the_field(kwargs, field):
+    with pytest.raises(ValueError, match=field):
+        BiasBenchmarkConfig(**kwargs)
+
+
+def test_bad_method():
+    with pytest.raises(ValueError, match="objective"):
+        BiasMethod("x", "dcn")
+    with pytest.raises(ValueError, match="p_win_source"):
+        BiasMethod("x", "esmm", "guess")
+    with pytest.raises(ValueError, match="unknown"):
+        methods_by_name(["esmm", "esmm2"])
+
+
+def test_worlds_and_seeds_draw_separately():
+    from benchmarks.bias.runner import BiasBenchmark
+
+    config = BiasBenchmarkConfig(scenario="confounded", requests=2000, test_requests=1000, worlds=2, world_seed=3)
+    assert config.world_list == [3, 4] and config.seed_list == [0, 1, 2, 3, 4]
+    bench = BiasBenchmark(config, log=None)
+    train_a, test_a, spec = bench.data(world=3, seed=0)
+    train_b, _, _ = bench.data(world=3, seed=1)
+    train_c, _, _ = bench.data(world=4, seed=0)
+    assert len(train_a) == 2000 and len(test_a) == 1000
+    assert bench.simulation_config(0, 3).intent_strength == 1.0  # the scenario's preset
+    assert not train_a["user_id"].equals(train_b["user_id"])  # a new sample on the same world
+    assert not train_a[names.TRUE_P_CVR].equals(train_c[names.TRUE_P_CVR])  # a new world
+    with pytest.raises(ValueError, match="scenario"):
+        BiasBenchmarkConfig(scenario="unknown")
+    with pytest.raises(ValueError, match="worlds"):
+        BiasBenchmarkConfig(worlds=0)
