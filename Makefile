@@ -3,7 +3,7 @@ VENV := .venv
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: test demo lock install clean
+.PHONY: test demo lock install clean architecture
 install: $(STAMP)
 
 $(STAMP): requirements/lock.txt setup.py tools/bootstrap.sh
@@ -19,6 +19,10 @@ demo: $(STAMP)
 # Recompiles the pinned lock from requirements/main.in (needs the registry; uv resolves in seconds).
 lock:
 	$(VENV)/bin/uv pip compile requirements/main.in --python-version 3.10 -o requirements/lock.txt
+
+# Regenerates the dependency diagram in docs/architecture.md from the imports (tests check it).
+architecture:
+	$(VENV)/bin/python tools/architecture.py --write
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -2,24 +2,38 @@
 from setuptools import find_packages, setup
 
 # Ranges admit the tested set (requirements/lock.txt) and newer releases up to TF 2.21 / TFX 1.21.
+# `pip install mtl-ads` is the model library alone (a notebook user never installs TFX);
+# the extras add the pipeline and the serving side, `[all]` everything (what the lock pins).
 INSTALL_REQUIRES = [
     "tensorflow>=2.16,<2.22",
     "tf-keras>=2.16,<2.22",
-    "tfx>=1.16,<1.22",
-    "tensorflow-transform>=1.16,<1.22",
-    "tensorflow-model-analysis>=0.47,<0.53",
     "tensorflow-recommenders>=0.7.7,<0.8",
-    "tensorflow-serving-api>=2.16,<2.22",
-    "apache-beam[gcp]>=2.59,<3",
     "lifelines>=0.27,<1",
-    "dill>=0.3.1",  # imported by tf.Transform/TFDV via tfx-bsl, declared by nobody
-    "kfp-pipeline-spec>=0.2.2,<0.7",  # KubeflowV2DagRunner (Vertex compiler)
     "pandas>=1.5",
     "pyarrow>=10",
     "matplotlib>=3.5",
     "tqdm>=4.60",
+]
+PIPELINE = [
+    "tfx>=1.16,<1.22",
+    "tensorflow-transform>=1.16,<1.22",
+    "tensorflow-model-analysis>=0.47,<0.53",
+    "apache-beam[gcp]>=2.59,<3",
+    "dill>=0.3.1",  # imported by tf.Transform/TFDV via tfx-bsl, declared by nobody
+    "kfp-pipeline-spec>=0.2.2,<0.7",  # KubeflowV2DagRunner (Vertex compiler)
+]
+SERVING = [
+    "tensorflow-serving-api>=2.16,<2.22",
     "grpcio>=1.48",
 ]
+VERTEX = ["google-cloud-aiplatform>=1.40"]
+EXTRAS = {
+    "pipeline": PIPELINE,
+    "serving": SERVING,
+    "vertex": PIPELINE + VERTEX,
+    "all": PIPELINE + SERVING + VERTEX,
+    "test": ["pytest", "pytest-timeout", "nbformat", "nbclient", "ipykernel"],
+}
 
 setup(
     name="mtl-ads",
@@ -28,12 +42,9 @@ setup(
     long_description=open("README.md", encoding="utf-8").read(),
     long_description_content_type="text/markdown",
     python_requires=">=3.10,<3.13",
-    packages=find_packages(include=["mtl_keras*", "transform*", "tfx_pipeline*", "serving*"]),
+    packages=find_packages(include=["mtl_keras*", "transform*", "tfx_pipeline*", "serving*", "benchmarks*"]),
     install_requires=INSTALL_REQUIRES,
-    extras_require={
-        "vertex": ["google-cloud-aiplatform>=1.40"],
-        "test": ["pytest", "pytest-timeout", "nbformat", "nbclient", "ipykernel"],
-    },
+    extras_require=EXTRAS,
     entry_points={
         "console_scripts": ["mtl-ads = mtl_keras.cli:main"],
         # Subcommands register through this group so that mtl_keras never imports serving/TFX.

@@ -42,9 +42,10 @@ import deepctr_baseline  # noqa: E402  (benchmarks/ is on sys.path when run as a
 
 WARMUP_STEPS = 20
 MODELS = {
-    "mmoe": dict(backbone="mmoe", num_experts=4),
-    "ple": dict(backbone="ple", num_levels=1, num_shared_experts=2, num_task_experts=2),
-    "esmm": dict(backbone="shared_bottom", bottom_units=[128, 64]),
+    "mmoe": dict(backbone={"name": "mmoe", "num_experts": 4, "expert_units": [128, 64]}),
+    "ple": dict(backbone={"name": "ple", "num_levels": 1, "num_shared_experts": 2, "num_task_experts": 2,
+                         "expert_units": [128, 64]}),
+    "esmm": dict(backbone={"name": "shared_bottom", "bottom_units": [128, 64]}),
 }
 
 
@@ -79,7 +80,7 @@ def load(data_dir, rows, test_rows, seed):
 
 
 def run_one(name, spec, train_arrays, test_arrays, test, batch_size, train_metrics, precision, steps_per_execution):
-    config = ModelConfig(features=spec, objective="esmm", expert_units=[128, 64], tower_units=[64, 32],
+    config = ModelConfig(features=spec, objective="esmm", tower_units=[64, 32],
                          batch_size=batch_size, learning_rate=1e-3, epochs=1, train_metrics=train_metrics,
                          precision=precision, steps_per_execution=steps_per_execution, **MODELS[name])
     timer = StepTimer()
@@ -93,7 +94,7 @@ def run_one(name, spec, train_arrays, test_arrays, test, batch_size, train_metri
     click, conv = test[names.CLICK].to_numpy(), test[names.CONVERSION].to_numpy()
     clicked = click == 1
     return {
-        "model": name, "library": "mtl_keras", "backbone": config.backbone, "precision": precision,
+        "model": name, "library": "mtl_keras", "backbone": config.backbone.name, "precision": precision,
         "steps_per_execution": steps_per_execution, "steps": timer.steps[-1] + 1,
         "examples_per_sec": timer.steady(n, batch_size, WARMUP_STEPS),
         "wall_s": wall,
@@ -107,7 +108,7 @@ def run_one(name, spec, train_arrays, test_arrays, test, batch_size, train_metri
 def _warm_up(spec, train_arrays, batch_size):
     """A few steps of a small model, not measured: TF and oneDNN initialise once per process, so
     the first measured run (ours or the baseline) does not pay for it alone."""
-    config = ModelConfig(features=spec, backbone="shared_bottom", bottom_units=[8], tower_units=[8],
+    config = ModelConfig(features=spec, backbone={"name": "shared_bottom", "bottom_units": [8]}, tower_units=[8],
                          batch_size=batch_size, train_metrics=False)
     rows = {k: v[:4 * batch_size] for k, v in train_arrays.items()}
     build_model(config).fit(make_dataset(rows, batch_size), epochs=1, verbose=0)

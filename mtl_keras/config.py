@@ -3,44 +3,37 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Union
 
 from mtl_keras import dataclass_dict, names
+from mtl_keras.backbones import BACKBONES, Backbone
 from mtl_keras.features import FeatureSpec
+from mtl_keras.objectives import OBJECTIVES, Objective
+from mtl_keras.registry import parse_section, positive_int, units
 
 # Task weighting methods (mtl_keras.weighting.TaskWeighting).
 WEIGHTINGS = ("fixed", "uncertainty")
-
-# Default λ per task; ESMM trains the CVR tower only through CTCVR, so its CVR loss weight is 0.
-_DEFAULT_TASK_WEIGHTS = {
-    "naive": {names.CTR: 1.0, names.CVR: 1.0},
-    "esmm": {names.CTR: 1.0, names.CTCVR: 1.0, names.CVR: 0.0},
-    "escm2_ips": {names.CTR: 1.0, names.CTCVR: 1.0, names.CVR: 1.0},
-    "escm2_dr": {names.CTR: 1.0, names.CTCVR: 1.0, names.CVR: 1.0},
-}
 
 
 @dataclasses.dataclass
 class ModelConfig:
     """Backbone, objective, task weighting, debiasing knobs and training hyper-parameters.
 
-    Debiasing defaults (documented in the tasks): `ctr_propensity_floor`=0.01 and
-    `ctr_weight_clip`=100 for the 1/pCTR weights of ESCM²; `ips_self_normalize`=False (unbiased
-    IPS). With `win_weighting`, every impression-space loss is weighted by 1/p_win read from
+    `backbone` and `objective` are typed sections chosen by name from `mtl_keras.backbones.BACKBONES`
+    and `mtl_keras.objectives.OBJECTIVES`: give a name (default settings), a dict
+    `{"name": "mmoe", "num_experts": 8}` or a section object (`MMoEConfig(num_experts=8)`); after
+    construction they are section objects. A setting the chosen entry does not use is an error.
+
+    With `win_weighting`, every impression-space loss is weighted by 1/p_win read from
     `p_win_column`, floored at `win_propensity_floor`=0.05, clipped at `win_weight_clip`=20 and
-    self-normalised per batch (`win_self_normalize`=True).
+    self-normalised per batch (`win_self_normalize`=True). The ESCM² click weights (1/pCTR) are
+    settings of the escm2_ips / escm2_dr sections.
     """
 
     features: FeatureSpec
-    backbone: str = "mmoe"
-    objective: str = "esmm"
-    # Backbones.
-    bottom_units: List[int] = dataclasses.field(default_factory=lambda: [128, 64])
-    num_experts: int = 4
-    expert_units: List[int] = dataclasses.field(default_factory=lambda: [128, 64])
-    num_levels: int = 2
-    num_shared_experts: int = 2
-    num_task_experts: int = 2
+    backbone: Union[str, Dict[str, Any], Backbone] = "mmoe"
+    objective: Union[str, Dict[str, Any], Objective] = "esmm"
+    # Towers and the layers around the backbone.
     tower_units: List[int] = dataclasses.field(default_factory=lambda: [64, 32])
     dropout: float = 0.0
     embedding_l2: float = 0.0  # L2 on the embedding rows a batch looks up (SharedEmbedding.embeddings_l2)
@@ -48,12 +41,6 @@ class ModelConfig:
     # Objective.
     task_weights: Optional[Dict[str, float]] = None  # None: the objective's defaults
     weighting: str = "fixed"
-    ctr_propensity_floor: float = 0.01
-    ctr_weight_clip: float = 100.0
-    ips_self_normalize: bool = False
-    # ESCM² click propensity: None uses the model's own pCTR; a column name reads it from the data.
-    click_propensity_column: Optional[str] = None
-    imputation_weight: float = 1.0
     win_weighting: bool = False
     p_win_column: str = names.P_WIN
     win_propensity_floor: float = 0.05
@@ -90,21 +77,15 @@ class ModelConfig:
             self.features = FeatureSpec.from_dict(self.features)
         if not isinstance(self.features, FeatureSpec):
             raise ValueError(f"ModelConfig.features must be a FeatureSpec or its dict, got {type(self.features)}.")
-        _one_of("backbone", self.backbone, names.BACKBONES)
-        _one_of("objective", self.objective, names.OBJECTIVES)
+        self.backbone = parse_section("backbone", BACKBONES, self.backbone)
+        self.objective = parse_section("objective", OBJECTIVES, self.objective)
         _one_of("weighting", self.weighting, WEIGHTINGS)
         _one_of("optimizer", self.optimizer, ("lazy_adam", "adam"))
         _one_of("precision", self.precision, ("float32", "mixed_bfloat16"))
-        for field in ("bottom_units", "expert_units", "tower_units"):
-            units = list(getattr(self, field))
-            if not units or any(not isinstance(u, int) or u < 1 for u in units):
-                raise ValueError(f"ModelConfig.{field} must be a non-empty list of positive ints, got {units!r}.")
-            setattr(self, field, units)
-        for field in ("num_experts", "num_levels", "num_task_experts", "batch_size", "steps_per_execution",
-                      "epochs", "num_calibration_bins", "evaluations_per_epoch", "early_stopping_patience"):
-            _positive_int(field, getattr(self, field))
-        if not isinstance(self.num_shared_experts, int) or self.num_shared_experts < 0:
-            raise ValueError(f"ModelConfig.num_shared_experts must be an int >= 0, got {self.num_shared_experts!r}.")
+        self.tower_units = units("ModelConfig", "tower_units", self.tower_units)
+        for field in ("batch_size", "steps_per_execution", "epochs", "num_calibration_bins", "evaluations_per_epoch",
+                      "early_stopping_patience"):
+            positive_int("ModelConfig", field, getattr(self, field))
         if not isinstance(self.num_cross_layers, int) or self.num_cross_layers < 0:
             raise ValueError(f"ModelConfig.num_cross_layers must be an int >= 0, got {self.num_cross_layers!r}.")
         if not 0.0 <= self.dropout < 1.0:
@@ -118,11 +99,11 @@ class ModelConfig:
             raise ValueError(f"ModelConfig.embedding_l2 must be >= 0, got {self.embedding_l2!r}.")
         if not self.learning_rate > 0:
             raise ValueError(f"ModelConfig.learning_rate must be > 0, got {self.learning_rate}.")
-        weights = dict(_DEFAULT_TASK_WEIGHTS[self.objective])
+        weights = dict(self.objective.default_task_weights)
         for task, weight in (self.task_weights or {}).items():
             if task not in weights:
                 raise ValueError(f"ModelConfig.task_weights names task {task!r}, which objective "
-                                 f"{self.objective!r} does not have; its tasks are {sorted(weights)}.")
+                                 f"{self.objective.name!r} does not have; its tasks are {sorted(weights)}.")
             weights[task] = float(weight)
         self.task_weights = weights
 
@@ -132,13 +113,24 @@ class ModelConfig:
 
     @property
     def tower_names(self) -> List[str]:
-        """Towers the backbone feeds: CTR, CVR, and the imputation tower for DR."""
-        towers = [names.CTR, names.CVR]
-        return towers + [names.IMPUTATION] if self.objective == "escm2_dr" else towers
+        """Towers the backbone feeds, as the objective declares them (CTR, CVR; DR adds imputation)."""
+        return list(self.objective.towers)
+
+    @property
+    def data_columns(self) -> List[str]:
+        """Batch columns besides the features that training reads: labels, p_win, the objective's own."""
+        columns = list(names.LABEL_COLUMNS)
+        if self.win_weighting:
+            columns.append(self.p_win_column)
+        return columns + [c for c in self.objective.data_columns() if c not in columns]
 
     def to_dict(self) -> Dict[str, Any]:
-        data = dataclasses.asdict(self)
+        data = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         data["features"] = self.features.to_dict()
+        data["backbone"] = self.backbone.to_dict()
+        data["objective"] = self.objective.to_dict()
+        data["tower_units"] = list(self.tower_units)
+        data["task_weights"] = dict(self.task_weights)
         return data
 
     @classmethod
@@ -146,6 +138,7 @@ class ModelConfig:
         if "features" not in data:
             raise ValueError("ModelConfig: 'features' is missing; give a FeatureSpec dict "
                              "({'categorical': [...], 'numeric': [...]}).")
+        _reject_flat_sections(data)
         return dataclass_dict.from_dict(cls, data)
 
     def to_json(self) -> str:
@@ -161,6 +154,12 @@ def _one_of(field: str, value, allowed) -> None:
         raise ValueError(f"ModelConfig.{field} must be one of {list(allowed)}, got {value!r}.")
 
 
-def _positive_int(field: str, value) -> None:
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"ModelConfig.{field} must be a positive int, got {value!r}.")
+def _reject_flat_sections(data: Dict[str, Any]) -> None:
+    """Settings written at the top level (the pre-0.2 flat layout) name the section they belong in."""
+    for kind, table in (("backbone", BACKBONES), ("objective", OBJECTIVES)):
+        for key in data:
+            owners = [n for n, s in table.items() if key in {f.name for f in dataclasses.fields(s)}]
+            if owners:
+                raise ValueError(f"ModelConfig: {key!r} is a setting of the {kind} section, not of ModelConfig; "
+                                 f"write it as \"{kind}\": {{\"name\": {owners[0]!r}, {key!r}: ...}} "
+                                 f"({kind}s that use it: {owners}).")

@@ -13,8 +13,8 @@ import tf_keras as keras
 from mtl_keras import names
 from mtl_keras.config import ModelConfig
 from mtl_keras.optimizers import LazyAdam
-from mtl_keras.layers import MMoE, PLE, SharedBottom, SharedEmbedding, Tower
-from mtl_keras.tasks import CTCVRTask, CTRTask, CVRTask, DRCVRTask, IPSCVRTask, WinPropensityWeights
+from mtl_keras.layers import SharedEmbedding, Tower
+from mtl_keras.tasks import WinPropensityWeights
 from mtl_keras.weighting import TaskWeighting
 
 
@@ -36,20 +36,10 @@ class MultiTaskModel(tfrs.models.Model):
         self.embedding = SharedEmbedding(cfg.features.to_dict(), embeddings_l2=cfg.embedding_l2, name="shared_embedding",
                                          dtype=policy)
         self.cross_layers = [tfrs.layers.dcn.Cross(name=f"cross_{i}", dtype=policy) for i in range(cfg.num_cross_layers)]
-        num_towers = len(cfg.tower_names)
-        if cfg.backbone == "mmoe":
-            self.backbone = MMoE(num_experts=cfg.num_experts, expert_units=cfg.expert_units,
-                                 num_tasks=num_towers, name="mmoe", dtype=policy)
-        elif cfg.backbone == "ple":
-            self.backbone = PLE(num_levels=cfg.num_levels, num_shared_experts=cfg.num_shared_experts,
-                                num_task_experts=cfg.num_task_experts, expert_units=cfg.expert_units,
-                                num_tasks=num_towers, name="ple", dtype=policy)
-        else:
-            self.backbone = SharedBottom(units=cfg.bottom_units, num_tasks=num_towers, name="shared_bottom",
-                                         dtype=policy)
+        self.backbone = cfg.backbone.build(num_tasks=len(cfg.tower_names), dtype=policy)
         self.towers = [Tower(units=cfg.tower_units, dropout=cfg.dropout, name=f"{t}_tower", dtype=policy)
                        for t in cfg.tower_names]
-        self.tasks = self._make_tasks(cfg)
+        self.tasks = cfg.objective.build_tasks(num_calibration_bins=cfg.num_calibration_bins)
         self.task_weighting = TaskWeighting(task_names=cfg.task_names, task_weights=cfg.task_weights,
                                             method=cfg.weighting, name="task_weighting")
         self.task_losses = {t: keras.metrics.Mean(name=f"{t}_loss") for t in cfg.task_names}
@@ -58,23 +48,6 @@ class MultiTaskModel(tfrs.models.Model):
                                  self_normalize=cfg.win_self_normalize, name="win_weights")
             if cfg.win_weighting else None
         )
-
-    @staticmethod
-    def _make_tasks(cfg: ModelConfig) -> Dict[str, keras.layers.Layer]:
-        common = {"num_calibration_bins": cfg.num_calibration_bins}
-        ips = {"propensity_floor": cfg.ctr_propensity_floor, "weight_clip": cfg.ctr_weight_clip,
-               "self_normalize": cfg.ips_self_normalize, "click_propensity_column": cfg.click_propensity_column,
-               **common}
-        tasks = {names.CTR: CTRTask(**common)}
-        if names.CTCVR in cfg.task_weights:
-            tasks[names.CTCVR] = CTCVRTask(**common)
-        if cfg.objective == "escm2_ips":
-            tasks[names.CVR] = IPSCVRTask(**ips)
-        elif cfg.objective == "escm2_dr":
-            tasks[names.CVR] = DRCVRTask(imputation_weight=cfg.imputation_weight, **ips)
-        else:
-            tasks[names.CVR] = CVRTask(**common)
-        return tasks
 
     def _bottom(self, features):
         x = x0 = self.embedding(features)
@@ -127,12 +100,11 @@ class MultiTaskModel(tfrs.models.Model):
         MMoE: each tower's gate over the shared experts. PLE: the final CGC level's task gates over
         [that task's experts, shared experts].
         """
-        if self.model_config.backbone == "shared_bottom":
-            raise ValueError("gate_weights: a shared_bottom backbone has no gates; use backbone 'mmoe' or 'ple'.")
+        section = self.model_config.backbone
+        if not section.has_gates:
+            section.final_gates(None)  # raises, naming the backbone
         _, gate_weights = self.backbone(self._bottom(features), return_gate_weights=True)
-        if self.model_config.backbone == "ple":
-            gate_weights = gate_weights[-1]
-        return dict(zip(self.model_config.tower_names, gate_weights))
+        return dict(zip(self.model_config.tower_names, section.final_gates(gate_weights)))
 
     def example_weights(self, batch) -> tf.Tensor:
         click = batch[names.CLICK]

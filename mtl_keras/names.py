@@ -1,7 +1,8 @@
 """The data contract: task and output names, the columns of a bid-request log and the simulator's ground truth.
 
 Names owned elsewhere: serving signatures in `serving.names`, TFMA weights in `tfx_pipeline.names`,
-evaluation spaces in `mtl_keras.ground_truth`, simulated dataset files in `mtl_keras.simulation.config`.
+evaluation spaces in `mtl_keras.ground_truth`, backbones and objectives in their registries
+(`mtl_keras.backbones`, `mtl_keras.objectives`), simulated dataset files in `mtl_keras.simulation.config`.
 """
 
 # Tasks.
@@ -37,10 +38,6 @@ POTENTIAL_CONVERSION = "potential_conversion"
 # `confounded` scenario and has no effect elsewhere; written so that selection can be checked.
 TRUE_INTENT = "true_intent"
 GROUND_TRUTH_COLUMNS = (TRUE_P_WIN, TRUE_P_CTR, TRUE_P_CVR, POTENTIAL_CLICK, POTENTIAL_CONVERSION, TRUE_INTENT)
-
-# Backbones and objectives accepted by ModelConfig.
-BACKBONES = ("shared_bottom", "mmoe", "ple")
-OBJECTIVES = ("naive", "esmm", "escm2_ips", "escm2_dr")
 
 # Internal model outputs the tasks read (logits keep the losses numerically stable).
 CTR_LOGIT = "ctr_logit"

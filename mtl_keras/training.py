@@ -13,16 +13,7 @@ from mtl_keras.metrics import calibration_ratio, expected_calibration_error, log
 
 def _click_propensity_column(config: ModelConfig) -> Optional[str]:
     """The data column the ESCM² click weights read, if the objective has them and one is set."""
-    return config.click_propensity_column if config.objective in ("escm2_ips", "escm2_dr") else None
-
-
-def _columns(config: ModelConfig) -> List[str]:
-    extra = list(names.LABEL_COLUMNS)
-    if config.win_weighting:
-        extra.append(config.p_win_column)
-    if _click_propensity_column(config):
-        extra.append(config.click_propensity_column)
-    return extra
+    return getattr(config.objective, "click_propensity_column", None)
 
 
 def prepare(frame: pd.DataFrame, config: ModelConfig):
@@ -40,7 +31,7 @@ def prepare(frame: pd.DataFrame, config: ModelConfig):
         if not np.all((values > 0) & (values <= 1)):
             raise ValueError(f"click_propensity_column {column!r} must hold probabilities in (0, 1]; found values "
                              f"in [{np.nanmin(values)}, {np.nanmax(values)}] or NaN.")
-    return data.to_arrays(frame, config.features, extra=_columns(config))
+    return data.to_arrays(frame, config.features, extra=config.data_columns)
 
 
 def train(config: ModelConfig, train_frame: pd.DataFrame, eval_frame: Optional[pd.DataFrame] = None,

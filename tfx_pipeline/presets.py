@@ -43,7 +43,7 @@ def tiny_simulation(seed: int = 7) -> SimulationConfig:
 
 
 def tiny_model_config(features: FeatureSpec) -> ModelConfig:
-    return ModelConfig(features=features, backbone="shared_bottom", objective="esmm", bottom_units=[32],
+    return ModelConfig(features=features, backbone={"name": "shared_bottom", "bottom_units": [32]}, objective="esmm",
                        tower_units=[16], learning_rate=0.01, batch_size=128, epochs=3, win_weighting=True,
                        train_metrics=False)
 
@@ -53,8 +53,8 @@ def demo_simulation(num_requests: int = 200_000, seed: int = 0) -> SimulationCon
 
 
 def demo_model_config(features: FeatureSpec) -> ModelConfig:
-    return ModelConfig(features=features, backbone="mmoe", objective="escm2_ips", num_experts=4,
-                       expert_units=[64, 32], tower_units=[32], learning_rate=2e-3, batch_size=1024, epochs=2,
+    return ModelConfig(features=features, backbone={"name": "mmoe", "num_experts": 4, "expert_units": [64, 32]},
+                       objective="escm2_ips", tower_units=[32], learning_rate=2e-3, batch_size=1024, epochs=2,
                        win_weighting=True, train_metrics=False)
 
 

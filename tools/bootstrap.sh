@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Creates .venv with Python 3.10 and installs the pinned lock plus this package (editable).
+# Creates .venv with Python 3.10 and installs the pinned lock plus this package (editable, extras [all]).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV=.venv
@@ -34,4 +34,4 @@ if ! "$VENV/bin/uv" --version 2>/dev/null | grep -q "uv $UV_VERSION"; then
   "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "uv==$UV_VERSION"
 fi
 "$VENV/bin/uv" pip sync --quiet --python "$VENV/bin/python" requirements/lock.txt
-"$VENV/bin/uv" pip install --quiet --python "$VENV/bin/python" --no-deps -e .
+"$VENV/bin/uv" pip install --quiet --python "$VENV/bin/python" --no-deps -e ".[all]"

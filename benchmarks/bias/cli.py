@@ -22,6 +22,7 @@ def register(subparsers) -> None:
     from benchmarks.bias.config import (
         DEFAULT_BATCH_SIZE, DEFAULT_EPOCHS, DEFAULT_LEARNING_RATE, DEFAULT_REQUESTS, DEFAULT_SEEDS, DEFAULT_TEST_REQUESTS,
         KUAIREC)
+    from mtl_keras.backbones import BACKBONES
     from mtl_keras.simulation.scenarios import DEFAULT_SCENARIO, SCENARIOS
 
     parser = subparsers.add_parser("benchmark", help="benchmarks on the simulator",
@@ -47,7 +48,7 @@ def register(subparsers) -> None:
     bias.add_argument("--first-seed", type=int, default=None)
     bias.add_argument("--worlds", type=int, default=None, help="worlds to average over (default 1)")
     bias.add_argument("--world-seed", type=int, default=None, help="the first world's seed (default 0)")
-    bias.add_argument("--backbone", choices=("mmoe", "ple"), default="mmoe")
+    bias.add_argument("--backbone", choices=tuple(BACKBONES), default="mmoe")
     bias.add_argument("--out", required=True, help="output directory")
     bias.add_argument("--methods", default=None, help="comma-separated (default: all)")
     bias.add_argument("--win-model", choices=("lognormal_aft", "weibull_aft"), default=None)

@@ -5,6 +5,7 @@ import dataclasses
 from typing import Any, Dict, List, Tuple
 
 from benchmarks.bias.methods import METHOD_NAMES, methods_by_name
+from mtl_keras.backbones import BACKBONES
 
 # 500k training requests give ~5,400 training conversions in the default scenario (measured,
 # world 0). Every model overfits the id embeddings within one or two epochs at this size (the
@@ -72,8 +73,8 @@ class BiasBenchmarkConfig:
 
         if self.scenario not in (*SCENARIOS, KUAIREC):
             raise ValueError(f"scenario must be one of {[*SCENARIOS, KUAIREC]}, got {self.scenario!r}.")
-        if self.backbone not in ("mmoe", "ple"):
-            raise ValueError(f"backbone must be 'mmoe' or 'ple', got {self.backbone!r}.")
+        if self.backbone not in BACKBONES:
+            raise ValueError(f"backbone must be one of {list(BACKBONES)}, got {self.backbone!r}.")
         if self.win_model not in _WIN_KINDS:
             raise ValueError(f"win_model must be one of {list(_WIN_KINDS)} (a survival model with features), "
                              f"got {self.win_model!r}.")
@@ -105,18 +106,14 @@ class BiasBenchmarkConfig:
 
     def model_fields(self) -> Dict[str, Any]:
         """ModelConfig fields shared by every method (the common budget)."""
-        fields = {"backbone": self.backbone, "epochs": self.epochs, "batch_size": self.batch_size,
-                  "learning_rate": self.learning_rate, "expert_units": list(self.expert_units),
+        backbone = BACKBONES[self.backbone].sized(self.num_experts, list(self.expert_units))
+        fields = {"backbone": backbone.to_dict(), "epochs": self.epochs, "batch_size": self.batch_size,
+                  "learning_rate": self.learning_rate,
                   "tower_units": list(self.tower_units), "train_metrics": False,
                   "validation_fraction": self.validation_fraction, "evaluations_per_epoch": self.evaluations_per_epoch,
                   "early_stopping_patience": self.early_stopping_patience,
                   "intercept_refit_steps": self.intercept_refit_steps,
                   "win_propensity_floor": self.overlap_floor}
-        if self.backbone == "mmoe":
-            fields["num_experts"] = self.num_experts
-        else:  # one CGC level, experts split between shared and per-task: about MMoE's size per tower
-            fields.update(num_levels=1, num_shared_experts=max(1, self.num_experts // 2),
-                          num_task_experts=max(1, self.num_experts // 2))
         return fields
 
     def to_dict(self) -> Dict[str, Any]:

@@ -5,6 +5,7 @@ import dataclasses
 from typing import Dict, List, Sequence
 
 from mtl_keras import names
+from mtl_keras.objectives import OBJECTIVES
 
 # Where an IPW method reads p_win: none (no win weighting), the survival model, the simulator's truth.
 P_WIN_SOURCES = ("none", "survival", "oracle")
@@ -27,8 +28,8 @@ class BiasMethod:
     true_click_propensity: bool = False
 
     def __post_init__(self):
-        if self.objective not in names.OBJECTIVES:
-            raise ValueError(f"BiasMethod {self.name!r}: objective must be one of {list(names.OBJECTIVES)}, "
+        if self.objective not in OBJECTIVES:
+            raise ValueError(f"BiasMethod {self.name!r}: objective must be one of {list(OBJECTIVES)}, "
                              f"got {self.objective!r}.")
         if self.p_win_source not in P_WIN_SOURCES:
             raise ValueError(f"BiasMethod {self.name!r}: p_win_source must be one of {list(P_WIN_SOURCES)}, "
@@ -44,10 +45,10 @@ class BiasMethod:
 
     def model_overrides(self) -> Dict[str, object]:
         """The ModelConfig fields this method sets; everything else is the shared budget."""
-        overrides = {"objective": self.objective, "win_weighting": self.win_weighting, "p_win_column": self.p_win_column}
+        objective = {"name": self.objective}
         if self.true_click_propensity:
-            overrides["click_propensity_column"] = names.TRUE_P_CTR
-        return overrides
+            objective["click_propensity_column"] = names.TRUE_P_CTR
+        return {"objective": objective, "win_weighting": self.win_weighting, "p_win_column": self.p_win_column}
 
 
 METHODS = (

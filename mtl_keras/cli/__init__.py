@@ -1,8 +1,11 @@
 """`mtl-ads`: the command line.
 
-Subcommands come from the `mtl_ads.commands` entry-point group (see setup.py), so that `mtl_keras`
-never imports `serving` or `tfx_pipeline`. Only the chosen subcommand's module is imported.
-Each module has `register(subparsers)`, which adds its parser and sets `func`.
+A thin dispatcher: subcommands come from the `mtl_ads.commands` entry-point group (see setup.py)
+and live with the package they drive (`mtl_keras.cli.train`, `mtl_keras.simulation.cli`,
+`mtl_keras.propensity.cli`, `serving.cli`, `tfx_pipeline.cli`, `benchmarks.bias.cli`), so that
+`mtl_keras` never imports `serving` or `tfx_pipeline`. Only the chosen subcommand's module is
+imported. Each module has `register(subparsers)`, which adds its parser and sets `func`. A
+subcommand whose install extra is missing fails with the `pip install` line that adds it.
 """
 from __future__ import annotations
 
@@ -24,6 +27,32 @@ def _quiet_tensorflow() -> None:
         import logging
 
         logging.getLogger("absl").setLevel(logging.ERROR)
+
+
+# Top-level modules of each install extra (setup.py), to turn an ImportError into the fix.
+EXTRA_OF_MODULE = {
+    "tfx": "pipeline", "tfx_bsl": "pipeline", "tensorflow_transform": "pipeline",
+    "tensorflow_model_analysis": "pipeline", "apache_beam": "pipeline", "tensorflow_data_validation": "pipeline",
+    "ml_metadata": "pipeline", "tensorflow_serving": "serving", "grpc": "serving",
+    "google.cloud.aiplatform": "vertex",
+}
+
+
+def missing_extra(err: ImportError) -> Optional[str]:
+    """The install extra that provides the module `err` could not import, if it is one of ours."""
+    name = getattr(err, "name", None) or ""
+    for module, extra in EXTRA_OF_MODULE.items():
+        if name == module or name.startswith(module + "."):
+            return extra
+    return None
+
+
+def _missing_extra_message(command: Optional[str], err: ImportError) -> Optional[str]:
+    extra = missing_extra(err)
+    if extra is None:
+        return None
+    return (f"`mtl-ads {command}` needs the [{extra}] extra, which is not installed (no module {err.name!r}). "
+            f"Fix: pip install 'mtl-ads[{extra}]' (or 'mtl-ads[all]').")
 
 
 def _commands():
@@ -51,14 +80,20 @@ def main(argv: Optional[List[str]] = None) -> int:
     _quiet_tensorflow()
     argv = list(sys.argv[1:] if argv is None else argv)
     command = argv[0] if argv else None
-    args = build_parser(command).parse_args(argv)
-    if not hasattr(args, "func"):
-        build_parser().print_help()
-        return 2
     try:
+        args = build_parser(command).parse_args(argv)
+        if not hasattr(args, "func"):
+            build_parser().print_help()
+            return 2
         return int(args.func(args) or 0)
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
+        return 2
+    except ImportError as err:
+        message = _missing_extra_message(command, err)
+        if message is None:
+            raise
+        print(f"error: {message}", file=sys.stderr)
         return 2
 
 

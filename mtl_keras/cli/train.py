@@ -8,6 +8,9 @@ import sys
 
 
 def register(subparsers) -> None:
+    from mtl_keras.backbones import BACKBONES
+    from mtl_keras.objectives import OBJECTIVES
+
     parser = subparsers.add_parser(
         "train", help="train a multi-task model",
         description="Trains on the won impressions of --data and writes DIR/saved_model, DIR/metrics.json "
@@ -18,6 +21,10 @@ def register(subparsers) -> None:
     parser.add_argument("--eval-data", help="evaluation data; default: a random --eval-fraction of --data")
     parser.add_argument("--eval-fraction", type=float, default=0.2)
     parser.add_argument("--epochs", type=int, help="overrides the config's epochs")
+    parser.add_argument("--backbone", choices=tuple(BACKBONES),
+                        help="overrides the config's backbone section with this backbone's defaults")
+    parser.add_argument("--objective", choices=tuple(OBJECTIVES),
+                        help="overrides the config's objective section with this objective's defaults")
     parser.add_argument("--verbose", type=int, default=1 if sys.stdout.isatty() else 2,
                         help="1: progress bar, 2: one line per epoch (default when not a terminal)")
     parser.set_defaults(func=run)
@@ -35,8 +42,11 @@ def run(args: argparse.Namespace) -> int:
             raw = json.load(f)
         except json.JSONDecodeError as err:
             raise ValueError(f"--config {args.config!r} is not valid JSON: {err}") from None
-    if args.epochs is not None:
-        raw["epochs"] = args.epochs
+    if not isinstance(raw, dict):
+        raise ValueError(f"--config {args.config!r} must hold a JSON object (a ModelConfig), got {type(raw).__name__}.")
+    for key in ("epochs", "backbone", "objective"):
+        if getattr(args, key) is not None:
+            raw[key] = getattr(args, key)
     config = ModelConfig.from_dict(raw)
     frame = read_table(args.data)
     if args.eval_data:

@@ -66,10 +66,13 @@ def test_labels_that_are_not_binary_or_conversions_without_click(frame_and_spec)
 
 
 @pytest.mark.parametrize("override, field", [
-    ({"num_experts": 0}, "num_experts"),
+    ({"backbone": {"name": "mmoe", "num_experts": 0}}, "num_experts"),
     ({"backbone": "moe"}, "backbone"),
     ({"objective": "esmm2"}, "objective"),
-    ({"expert_units": []}, "expert_units"),
+    ({"backbone": {"name": "ple", "expert_units": []}}, "expert_units"),
+    ({"backbone": {"name": "mmoe", "num_levels": 2}}, r"backbone 'mmoe' does not use the setting 'num_levels'.*'ple'"),
+    ({"backbone": {"num_experts": 2}}, "backbone must be a name"),
+    ({"objective": {"name": "escm2_ips", "ctr_propensity_floor": 0.0}}, "ctr_propensity_floor"),
     ({"tower_units": [16, -1]}, "tower_units"),
     ({"dropout": 1.0}, "dropout"),
     ({"weighting": "gradnorm"}, "weighting"),

@@ -6,7 +6,8 @@ from mtl_keras import names, training
 from mtl_keras.config import ModelConfig
 from mtl_keras.synthetic import make_impressions
 
-SMALL = dict(batch_size=256, learning_rate=0.02, expert_units=[16], tower_units=[8], num_experts=2,
+SMALL = dict(batch_size=256, learning_rate=0.02, backbone={"name": "mmoe", "num_experts": 2, "expert_units": [16]},
+             tower_units=[8],
              train_metrics=False)
 
 

@@ -26,7 +26,7 @@ def build_small_model(spec: FeatureSpec, seed: int = 0, objective: str = "esmm")
 
     tf.random.set_seed(seed)
     config = ModelConfig(
-        features=spec, backbone="mmoe", objective=objective, num_experts=2, expert_units=[8], tower_units=[8]
+        features=spec, backbone={"name": "mmoe", "num_experts": 2, "expert_units": [8]}, objective=objective, tower_units=[8]
     )
     model = build_model(config, compile=False)
     model(model.dummy_features())  # creates the variables with this seed

@@ -5,31 +5,36 @@ from mtl_keras import names
 from benchmarks.bias.config import BiasBenchmarkConfig
 from benchmarks.bias.methods import METHOD_NAMES, METHODS, BiasMethod, methods_by_name
 from benchmarks.bias import methods as bias_methods
+from mtl_keras.objectives import OBJECTIVES
 
 
 def test_methods_cover_the_issue_and_differ_only_in_objective_and_p_win():
     by_name = {m.name: m for m in METHODS}
-    assert by_name["naive"].model_overrides() == {"objective": "naive", "win_weighting": False,
+    assert by_name["naive"].model_overrides() == {"objective": {"name": "naive"}, "win_weighting": False,
                                                   "p_win_column": names.P_WIN}
-    assert by_name["ipw_escm2_dr"].model_overrides() == {"objective": "escm2_dr", "win_weighting": True,
+    assert by_name["ipw_escm2_dr"].model_overrides() == {"objective": {"name": "escm2_dr"}, "win_weighting": True,
                                                          "p_win_column": names.P_WIN}
     assert by_name["oracle_ipw_escm2_ips"].p_win_column == names.TRUE_P_WIN
-    assert {m.objective for m in METHODS} == set(names.OBJECTIVES)
+    assert {m.objective for m in METHODS} == set(OBJECTIVES)
     assert {m.p_win_source for m in METHODS} == set(bias_methods.P_WIN_SOURCES)
 
 
 def test_config_shares_one_budget_and_sizes_ple_like_mmoe():
     mmoe = BiasBenchmarkConfig(backbone="mmoe", num_experts=4)
     ple = BiasBenchmarkConfig(backbone="ple", num_experts=4)
-    assert mmoe.model_fields()["num_experts"] == 4
-    assert (ple.model_fields()["num_shared_experts"], ple.model_fields()["num_task_experts"]) == (2, 2)
+    assert mmoe.model_fields()["backbone"] == {"name": "mmoe", "num_experts": 4, "expert_units": [64, 32]}
+    ple_section = ple.model_fields()["backbone"]
+    assert (ple_section["num_levels"], ple_section["num_shared_experts"], ple_section["num_task_experts"]) == (1, 2, 2)
+    # Every backbone of the table runs in the benchmark at the same budget.
+    bottom = BiasBenchmarkConfig(backbone="shared_bottom", expert_units=[64, 32]).model_fields()["backbone"]
+    assert bottom == {"name": "shared_bottom", "bottom_units": [64, 32]}
     assert mmoe.methods == METHOD_NAMES
     assert BiasBenchmarkConfig(requests=5000, test_requests=0).test_requests == 5000
     assert BiasBenchmarkConfig(seeds=3, first_seed=4).seed_list == [4, 5, 6]
 
 
 @pytest.mark.parametrize("kwargs, field", [
-    ({"backbone": "shared_bottom"}, "backbone"),
+    ({"backbone": "dcn"}, "backbone"),
     ({"requests": 10}, "requests"),
     ({"seeds": 0}, "seeds"),
     ({"win_model": "km"}, "win_model"),

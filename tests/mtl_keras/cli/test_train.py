@@ -24,8 +24,8 @@ def log(tmp_path_factory):
     with tf.io.TFRecordWriter(str(root / "log.tfrecord")) as writer:
         for record in serialize_frame(frame):
             writer.write(record)
-    config = ModelConfig(features=spec, backbone="mmoe", objective="escm2_ips", num_experts=2, expert_units=[8],
-                         tower_units=[4], batch_size=256, epochs=2)
+    config = ModelConfig(features=spec, backbone={"name": "mmoe", "num_experts": 2, "expert_units": [8]},
+                         objective="escm2_ips", tower_units=[4], batch_size=256, epochs=2)
     (root / "config.json").write_text(config.to_json())
     return root, frame
 

@@ -136,7 +136,7 @@ def test_click_propensity_column_is_checked_before_training():
     from mtl_keras.synthetic import make_impressions
 
     frame, spec = make_impressions(500, vocabulary_sizes=[10, 5], ctr=0.2, cvr=0.2, embedding_dim=2, seed=0)
-    config = ModelConfig(features=spec, objective="escm2_ips", click_propensity_column="known_p_ctr")
+    config = ModelConfig(features=spec, objective={"name": "escm2_ips", "click_propensity_column": "known_p_ctr"})
     with pytest.raises(ValueError, match="known_p_ctr.*not a column"):
         training.prepare(frame, config)
     frame["known_p_ctr"] = 0.0
@@ -144,5 +144,6 @@ def test_click_propensity_column_is_checked_before_training():
         training.prepare(frame, config)
     frame["known_p_ctr"] = 0.2
     assert "known_p_ctr" in training.prepare(frame, config)
-    assert "known_p_ctr" not in training.prepare(frame, ModelConfig(features=spec, objective="esmm",
-                                                                  click_propensity_column="known_p_ctr"))
+    # ESMM has no click weights: the setting is rejected, naming the objectives that use it.
+    with pytest.raises(ValueError, match=r"'esmm' does not use the setting 'click_propensity_column'.*escm2_ips"):
+        ModelConfig(features=spec, objective={"name": "esmm", "click_propensity_column": "known_p_ctr"})
