@@ -91,6 +91,6 @@ def _command_line():
     program = os.path.basename(sys.argv[0])
     if program == "mtl-ads":
         return " ".join(["mtl-ads"] + [shlex.quote(a) for a in sys.argv[1:]])
-    if program == "bias.py":
-        return " ".join(["python benchmarks/bias.py"] + [shlex.quote(a) for a in sys.argv[1:]])
+    if program == "__main__.py":
+        return " ".join(["python -m benchmarks.bias"] + [shlex.quote(a) for a in sys.argv[1:]])
     return None
