@@ -8,8 +8,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Mapping, Optional, Tuple
 
-from serving import json_codec
-from serving.server import responses
+from serving.server import json_codec, responses
 from serving.errors import ServingError
 from serving.server.model_manager import ModelManager
 
@@ -84,15 +83,13 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _predict(self, manager: ModelManager, version: Optional[int], label: Optional[str]) -> bytes:
         length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length)
-        request = json_codec.parse_json_object(body)
-        signature = request.get("signature_name", DEFAULT_SIGNATURE)
-        if not isinstance(signature, str):
-            raise ServingError("INVALID_ARGUMENT", "'signature_name' must be a string.")
+        request = json_codec.parse_json_object(self.rfile.read(length))  # the body's only parse
+        signature = json_codec.signature_name(request, DEFAULT_SIGNATURE)
         servable = manager.acquire(version, label)
         try:
-            inputs, row_format = json_codec.parse_predict_request(body, servable.input_dtypes(signature))
-            outputs = servable.predict(signature, inputs)
+            # The codec checks the JSON; servable.predict checks the tensors, as it does for gRPC.
+            inputs, row_format = json_codec.decode_inputs(request, servable.input_dtypes(signature))
+            outputs = servable.predict(signature, inputs, field="instances" if row_format else "inputs")
         finally:
             servable.release()
         return json_codec.format_predict_response(outputs, row_format)

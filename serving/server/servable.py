@@ -13,9 +13,68 @@ from serving.errors import ServingError
 INIT_OP_SIGNATURE = "__saved_model_init_op"  # not a serving signature
 
 
-def _np_dtype(dtype_enum: int):
-    dtype = tf.dtypes.as_dtype(dtype_enum)
-    return object if dtype == tf.string else dtype.as_numpy_dtype
+def _np_dtype(dtype) -> np.dtype:
+    dtype = tf.dtypes.as_dtype(dtype)
+    return np.dtype(object) if dtype == tf.string else np.dtype(dtype.as_numpy_dtype)
+
+
+def _invalid(message: str) -> ServingError:
+    return ServingError("INVALID_ARGUMENT", message)
+
+
+def _cast(key: str, value: np.ndarray, dtype) -> np.ndarray:
+    """`value` as the input's dtype; only casts that keep the kind (int64 -> int32, float64 -> float32)."""
+    want = _np_dtype(dtype)
+    if want.kind == "O":
+        if value.dtype.kind not in "OSU":
+            raise _invalid(f"Input {key!r} must be string (DT_STRING), got {value.dtype}.")
+        return value
+    if value.dtype == want:
+        return value
+    if value.dtype.kind in "OSUb" or not np.can_cast(value.dtype, want, casting="same_kind"):
+        raise _invalid(f"Input {key!r} must be {want.name}, got {value.dtype.name}.")
+    if want.kind in "iu" and value.dtype.kind in "iu" and value.size:  # astype would wrap silently
+        info = np.iinfo(want)
+        if value.min() < info.min or value.max() > info.max:
+            raise _invalid(f"Input {key!r} has values outside {want.name}'s range [{info.min}, {info.max}].")
+    return value.astype(want)
+
+
+def check_inputs(
+    signature_name: str,
+    input_dtypes: Mapping[str, tf.DType],
+    inputs: Mapping[str, np.ndarray],
+    max_batch_size: int,
+    field: str = "inputs",
+) -> Dict[str, np.ndarray]:
+    """The inputs cast to the signature's dtypes: the one check of names, batch and dtypes (REST and gRPC).
+
+    Raises ServingError(INVALID_ARGUMENT) naming the input and the fix; `field` is the request field that
+    holds the inputs ('instances' for REST rows, else 'inputs'), for request-level messages.
+    """
+    names = sorted(input_dtypes)
+    missing = [k for k in names if k not in inputs]
+    extra = sorted(k for k in inputs if k not in input_dtypes)
+    if missing or extra:
+        problems = [f"lacks input(s) {missing}"] if missing else []
+        problems += [f"has unknown input(s) {extra}"] if extra else []
+        raise _invalid(f"{field!r} {' and '.join(problems)}; signature {signature_name!r} takes {names}.")
+    feeds, batch = {}, None
+    for key in names:
+        value = _cast(key, np.asarray(inputs[key]), input_dtypes[key])
+        if value.ndim == 0:
+            raise _invalid(f"Input {key!r} must have a batch dimension, got a scalar; send one value per example.")
+        if batch is not None and value.shape[0] != batch:
+            raise _invalid(
+                f"Input {key!r} has batch size {value.shape[0]} but other inputs have {batch}; make them equal."
+            )
+        batch = value.shape[0]
+        feeds[key] = value
+    if not batch:
+        raise _invalid(f"{field!r} is empty (batch size 0); send a non-empty list with one value per example.")
+    if batch > max_batch_size:
+        raise _invalid(f"Batch size {batch} is over this server's maximum of {max_batch_size}; split the request.")
+    return feeds
 
 
 def _first_cause(message: str) -> str:
@@ -43,8 +102,9 @@ class Servable:
         with self._graph.as_default():
             meta_graph = tf.compat.v1.saved_model.loader.load(self._session, ["serve"], path)
         self.signature_defs = {k: v for k, v in meta_graph.signature_def.items() if k != INIT_OP_SIGNATURE}
-        self._runners = {}
+        self._runners, self._input_dtypes = {}, {}
         for key, sig in self.signature_defs.items():
+            self._input_dtypes[key] = {k: tf.dtypes.as_dtype(v.dtype) for k, v in sig.inputs.items()}
             inputs, outputs = sorted(sig.inputs), sorted(sig.outputs)
             run = self._session.make_callable(
                 [self._graph.get_tensor_by_name(sig.outputs[k].name) for k in outputs],
@@ -56,8 +116,8 @@ class Servable:
         self._closed = False
 
     def input_dtypes(self, signature_name: str) -> Dict[str, tf.DType]:
-        sig = self._signature(signature_name)
-        return {k: tf.dtypes.as_dtype(v.dtype) for k, v in sig.inputs.items()}
+        self._signature(signature_name)
+        return dict(self._input_dtypes[signature_name])
 
     def _signature(self, signature_name: str):
         if signature_name not in self.signature_defs:
@@ -72,58 +132,20 @@ class Servable:
         signature_name: str,
         inputs: Mapping[str, np.ndarray],
         output_filter: Optional[Sequence[str]] = None,
+        field: str = "inputs",
     ) -> Dict[str, np.ndarray]:
-        """Runs one signature; raises ServingError(INVALID_ARGUMENT) for inputs it cannot take."""
-        sig = self._signature(signature_name)
+        """Runs one signature; raises ServingError(INVALID_ARGUMENT) for inputs it cannot take (check_inputs)."""
+        self._signature(signature_name)
         names, outputs, run = self._runners[signature_name]
-        missing = [k for k in names if k not in inputs]
-        extra = [k for k in inputs if k not in sig.inputs]
-        if missing or extra:
-            raise ServingError(
-                "INVALID_ARGUMENT",
-                f"Signature {signature_name!r} takes inputs {names}; the request lacks {missing} "
-                f"and has unknown {extra}.",
-            )
-        feeds, batch = [], None
-        for key in names:
-            want = _np_dtype(sig.inputs[key].dtype)
-            value = np.asarray(inputs[key])
-            if want is object:
-                if value.dtype.kind not in "OSU":
-                    raise ServingError(
-                        "INVALID_ARGUMENT", f"Input {key!r} must be string (DT_STRING), got {value.dtype}."
-                    )
-            elif value.dtype != want:
-                if not np.can_cast(value.dtype, want, casting="same_kind") or value.dtype.kind in "OSUb":
-                    raise ServingError(
-                        "INVALID_ARGUMENT",
-                        f"Input {key!r} must be {np.dtype(want).name}, got {value.dtype.name}.",
-                    )
-                value = value.astype(want)
-            if value.ndim == 0:
-                raise ServingError("INVALID_ARGUMENT", f"Input {key!r} must have a batch dimension, got a scalar.")
-            if batch is not None and value.shape[0] != batch:
-                raise ServingError(
-                    "INVALID_ARGUMENT",
-                    f"Input {key!r} has batch size {value.shape[0]} but other inputs have {batch}; make them equal.",
-                )
-            batch = value.shape[0]
-            feeds.append(value)
-        if not batch:
-            raise ServingError("INVALID_ARGUMENT", "The request has an empty batch; send at least one instance.")
-        if batch > self.max_batch_size:
-            raise ServingError(
-                "INVALID_ARGUMENT",
-                f"Batch size {batch} is over this server's maximum of {self.max_batch_size}; split the request.",
-            )
+        feeds = check_inputs(signature_name, self._input_dtypes[signature_name], inputs, self.max_batch_size, field)
         if output_filter:
-            unknown = [k for k in output_filter if k not in sig.outputs]
+            unknown = [k for k in output_filter if k not in outputs]
             if unknown:
                 raise ServingError(
                     "INVALID_ARGUMENT", f"output_filter names {unknown}, not outputs of {signature_name!r}: {outputs}."
                 )
         try:
-            values = run(*feeds)
+            values = run(*(feeds[k] for k in names))
         except (tf.errors.InvalidArgumentError, tf.errors.OutOfRangeError) as err:
             raise ServingError("INVALID_ARGUMENT", _first_cause(err.message)) from None
         result = dict(zip(outputs, values))

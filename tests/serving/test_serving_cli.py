@@ -61,7 +61,7 @@ def test_predict_command_reports_server_errors(served, tmp_path, capsys):
     rows_file.write_text("user_id,ad_id\n1,2\n")
     code = main(["predict", "--input", str(rows_file), "--model-name", "ctr", "--server", f"127.0.0.1:{ports['REST']}"])
     assert code == 2
-    assert "lacks ['price']" in capsys.readouterr().err
+    assert "lacks input(s) ['price']" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("protocol,message", [("rest", "Cannot reach 127.0.0.1:1"), ("grpc", "")])

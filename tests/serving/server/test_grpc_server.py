@@ -79,7 +79,7 @@ def test_errors_carry_tf_serving_status_codes_and_serving_goes_on(channel, spec)
     columns = warmup.columns(ROWS, raw_feature_spec(spec))
     cases = [
         (_request(serving_names.SIGNATURE_PREDICT_RAW, {k: v for k, v in columns.items() if k != "price"}),
-         grpc.StatusCode.INVALID_ARGUMENT, "lacks ['price']"),
+         grpc.StatusCode.INVALID_ARGUMENT, "lacks input(s) ['price']"),
         (_request(serving_names.SIGNATURE_PREDICT_RAW, {**columns, "user_id": columns["user_id"].astype(np.float32)}),
          grpc.StatusCode.INVALID_ARGUMENT, "must be int64"),
         (_request(serving_names.SIGNATURE_PREDICT_RAW, {**columns, "price": columns["price"][:0]}),

@@ -81,6 +81,18 @@ BAD_REQUESTS = [
     ("batch over the maximum", {**RAW, "instances": sample_rows(65)}, "over this server's maximum of 64"),
     ("both formats", {**RAW, "instances": ROWS, "inputs": _columns(ROWS)}, "exactly one of"),
     ("ragged columns", {**RAW, "inputs": {"user_id": [1, 2], "ad_id": [2], "price": [1.0, 2.0]}}, "batch size"),
+    ("body not an object", [ROWS[0]], "must be a JSON object"),
+    ("signature_name not a string", {"signature_name": 1, "instances": ROWS}, "'signature_name' must be a string"),
+    ("instance not an object", {**RAW, "instances": [1, 2]}, "instances[0] must be an object"),
+    ("instances with other keys", {**RAW, "instances": [ROWS[0], {"user_id": 1, "ad_id": 2}]}, "instances[1] has keys"),
+    ("'inputs' not an object", {**RAW, "inputs": [1, 2]}, "'inputs' must be an object"),
+    ("ragged values", {**RAW, "instances": [{**ROWS[0], "price": [1.0]}, {**ROWS[1], "price": [1.0, 2.0]}]},
+     "rectangular"),
+    ("number for a string", {"instances": [5]}, "expected a string or {'b64': ...}"),
+    ("int64 overflow", {**RAW, "inputs": {**_columns(ROWS[:1]), "user_id": [2 ** 70]}}, "does not fit in int64"),
+    ("unknown input", {**RAW, "inputs": {**_columns(ROWS[:1]), "bid": [1.0]}}, "has unknown input(s) ['bid']"),
+    ("scalar input", {**RAW, "inputs": {**ROWS[0]}}, "must have a batch dimension"),
+    ("empty columns", {**RAW, "inputs": {k: [] for k in ROWS[0]}}, "'inputs' is empty"),
 ]
 
 
