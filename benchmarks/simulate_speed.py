@@ -1,7 +1,8 @@
 """Speed of the funnel simulator and of the win-propensity models, written as JSON.
 
 Simulator: requests per second written to Parquet (target >= 500k/s on 2 cores), to CSV and to
-TFRecord, and generated in memory without writing. Propensity: fit time of each model on a
+TFRecord, and generated in memory without writing. Codec: rows per second that
+mtl_keras.example_codec encodes to and decodes from tf.Examples. Propensity: fit time of each model on a
 simulated log of --propensity-requests rows (fitted on a subsample of --max-fit-rows, the models'
 documented default), scoring time of P(win | x, bid) on every row, and the MAE against the true
 p_win. The machine may be shared: simulator numbers are the best of --repeats runs, with the
@@ -53,6 +54,26 @@ def _simulator(requests: int, tfrecord_requests: int, seed: int, repeats: int) -
     return result
 
 
+def _codec(requests: int, seed: int, repeats: int) -> dict:
+    """tf.Example encoding (numpy, mtl_keras.example_codec) and decoding (tf.io.parse_example) of
+    one simulated frame, best of `repeats`."""
+    from mtl_keras.example_codec import decode_frame, encode_frame
+
+    frame = simulate_frame(SimulationConfig(num_requests=requests, seed=seed))
+    kinds = {c: str(d) for c, d in frame.dtypes.items()}
+    decode_frame(encode_frame(frame.iloc[:10]), kinds)  # TensorFlow's import outside the timing
+    encode_s, decode_s = [], []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        records = encode_frame(frame)
+        encode_s.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        decode_frame(records, kinds)
+        decode_s.append(time.perf_counter() - start)
+    return {"requests": requests, "columns": frame.shape[1], "encode_rows_per_s": requests / min(encode_s),
+            "decode_rows_per_s": requests / min(decode_s), "bytes_per_request": sum(map(len, records)) / requests}
+
+
 def _propensity(requests: int, max_fit_rows: int, kinds, seed: int) -> dict:
     from mtl_keras.propensity import make_win_model
     from mtl_keras.propensity.datasets import default_segment
@@ -96,9 +117,11 @@ def main() -> None:
     report = {
         "machine": {"cpu_count": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
         "simulator": _simulator(args.requests, args.tfrecord_requests, args.seed, args.repeats),
+        "example_codec": _codec(args.tfrecord_requests, args.seed, args.repeats),
         "load_average_at_start": os.getloadavg(),
     }
     print("simulator", json.dumps(report["simulator"]), flush=True)
+    print("example_codec", json.dumps(report["example_codec"]), flush=True)
     if not args.skip_propensity:
         kinds = [k for k in args.models.split(",") if k]
         report["propensity"] = _propensity(args.propensity_requests, args.max_fit_rows, kinds, args.seed)

@@ -8,7 +8,7 @@ from typing import Dict, Iterable, List, Optional
 import numpy as np
 import pandas as pd
 
-from mtl_keras import names
+from mtl_keras import example_codec, names
 from mtl_keras.features import FeatureSpec
 
 _FORMATS = {".csv": "csv", ".parquet": "parquet", ".tfrecord": "tfrecord", ".tfrecords": "tfrecord",
@@ -43,27 +43,20 @@ def read_table(path: str, columns: Optional[Iterable[str]] = None) -> pd.DataFra
 
 
 def _read_tfrecords(files: List[str], columns: Optional[Iterable[str]]) -> pd.DataFrame:
-    """Parses tf.Examples in C++ batches; the schema is taken from the first 1000 records.
+    """Decodes tf.Examples (mtl_keras.example_codec); the features are taken from the first 1000 records.
 
-    A float feature missing from a record (market_price of a lost auction) becomes NaN; a missing
-    int feature becomes -1 and a missing bytes feature b"", which validation then reports.
+    A feature missing from a record (market_price of a lost auction) becomes NaN (None for bytes),
+    which validation then reports for features and labels.
     """
     import tensorflow as tf
 
     compression = "GZIP" if files[0].endswith(".gz") else ""
-    dataset = tf.data.TFRecordDataset(files, compression_type=compression)
-    kinds: Dict[str, str] = {}
-    for record in dataset.take(1000).as_numpy_iterator():
-        for key, feature in tf.train.Example.FromString(record).features.feature.items():
-            kinds.setdefault(key, feature.WhichOneof("kind"))
+    first = tf.data.TFRecordDataset(files, compression_type=compression).take(1000).as_numpy_iterator()
+    kinds = example_codec.feature_kinds(first)
     if columns is not None:
-        kinds = {k: v for k, v in kinds.items() if k in set(columns)}
-    defaults = {"int64_list": (tf.int64, -1), "float_list": (tf.float32, np.nan), "bytes_list": (tf.string, b"")}
-    spec = {k: tf.io.FixedLenFeature([], defaults[v][0], default_value=defaults[v][1])
-            for k, v in kinds.items() if v is not None}
-    parts = [pd.DataFrame({k: v.numpy() for k, v in tf.io.parse_example(batch, spec).items()})
-             for batch in dataset.batch(65536)]
-    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=list(spec))
+        wanted = set(columns)
+        kinds = {k: v for k, v in kinds.items() if k in wanted}
+    return example_codec.read_tfrecords(files, kinds)
 
 
 def impressions(frame: pd.DataFrame) -> pd.DataFrame:

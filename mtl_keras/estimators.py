@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from mtl_keras.propensity_weights import inverse_propensity_np
+
 EPS = 1e-7  # probabilities are clipped to [EPS, 1 - EPS] inside the cross-entropies, as in losses.py
 
 
@@ -67,8 +69,9 @@ def bce(target, prob) -> np.ndarray:
 
 
 def inverse_propensity(propensity, floor: float, clip: float) -> np.ndarray:
-    """1 / max(p, floor), capped at clip (losses.inverse_propensity)."""
-    return np.minimum(1.0 / np.maximum(np.asarray(propensity, np.float64), floor), clip)
+    """1 / max(p, floor), capped at clip, in float64: the numpy form of the one formula
+    (mtl_keras.propensity_weights)."""
+    return inverse_propensity_np(np.asarray(propensity, np.float64), floor, clip)
 
 
 def win_weights(p_win, floor: float = 0.05, clip: float = 20.0, self_normalize: bool = True,

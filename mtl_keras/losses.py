@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import tensorflow as tf
 
+from mtl_keras import propensity_weights
+
 _EPS = 1e-7
 
 
@@ -43,9 +45,11 @@ def safe_divide(numerator, denominator) -> tf.Tensor:
 
 
 def inverse_propensity(propensity, floor: float, clip: float) -> tf.Tensor:
-    """1 / max(propensity, floor), capped at `clip`. Gradients never flow into the propensity."""
-    propensity = tf.stop_gradient(_flat(propensity))
-    return tf.minimum(1.0 / tf.maximum(propensity, floor), clip)
+    """1 / max(propensity, floor), capped at `clip`. Gradients never flow into the propensity.
+
+    The formula lives in `propensity_weights`, beside its numpy twin used by the pipeline.
+    """
+    return propensity_weights.inverse_propensity_tf(propensity, floor, clip)
 
 
 def weighted_mean(values, weights, self_normalize: bool = True) -> tf.Tensor:

@@ -1,12 +1,17 @@
-"""tf.Example records of TFX Examples artifacts <-> pandas frames, for the win-propensity component."""
+"""TFX Examples artifacts -> pandas frames, for the win-propensity component.
+
+Decoding is mtl_keras.example_codec's; this module adds what needs TFX's view of the data: split
+directories and parse specs from a tf.metadata schema.
+"""
 from __future__ import annotations
 
 import glob
 import os
 from typing import Dict, Iterable, List, Optional, Sequence
 
-import numpy as np
 import pandas as pd
+
+from mtl_keras import example_codec
 
 
 def split_files(uri: str, split: str) -> List[str]:
@@ -30,41 +35,10 @@ def parse_spec_from_schema(schema, columns: Iterable[str]) -> Dict[str, object]:
     return spec
 
 
-def parse_frame(records: Sequence[bytes], parse_spec: Dict[str, object]) -> pd.DataFrame:
-    """One row per serialized tf.Example; a missing value becomes NaN (its column is then float)."""
-    import tensorflow as tf
-
-    parsed = tf.io.parse_example(tf.constant(list(records)), parse_spec)
-    columns = {}
-    n = len(records)
-    for name, sparse in parsed.items():
-        rows = sparse.indices.numpy()[:, 0]
-        values = sparse.values.numpy()
-        if len(rows) == n and (n == 0 or np.all(rows == np.arange(n))):
-            columns[name] = values  # one value per row: keep the integer dtype
-        else:
-            dense = np.full(n, np.nan)
-            first = np.ones(len(rows), bool)
-            first[1:] = rows[1:] != rows[:-1]  # the first value of each row
-            dense[rows[first]] = values[first]
-            columns[name] = dense
-    return pd.DataFrame(columns)
-
-
 def read_frame(files: Sequence[str], parse_spec: Dict[str, object], max_rows: Optional[int] = None,
                batch_size: int = 65536) -> pd.DataFrame:
-    """Reads gzipped or plain TFRecord files of tf.Examples into a frame."""
-    import tensorflow as tf
-
-    compression = "GZIP" if files[0].endswith(".gz") else ""
-    frames, rows = [], 0
-    for batch in tf.data.TFRecordDataset(list(files), compression_type=compression).batch(batch_size):
-        frames.append(parse_frame(batch.numpy(), parse_spec))
-        rows += len(frames[-1])
-        if max_rows is not None and rows >= max_rows:
-            break
-    frame = pd.concat(frames, ignore_index=True)
-    return frame.iloc[:max_rows] if max_rows is not None else frame
+    """Reads gzipped or plain TFRecord files of tf.Examples into a frame (mtl_keras.example_codec)."""
+    return example_codec.read_tfrecords(files, parse_spec, max_rows=max_rows, batch_size=batch_size)
 
 
 def check_csv_headers(data_root: str, pattern: str) -> None:

@@ -9,7 +9,7 @@ from typing import Any, Dict, Optional
 
 import pandas as pd
 
-from mtl_keras import names
+from mtl_keras import example_codec, names
 from mtl_keras.simulation.config import SimulationConfig
 from mtl_keras.simulation.simulate import feature_spec, simulate_frames
 from mtl_keras.simulation import config as sim_config
@@ -21,8 +21,9 @@ def write_dataset(config: SimulationConfig, out_dir, format: str = "parquet", ov
                   progress: bool = False) -> Dict[str, Any]:
     """Writes `requests-00000.<ext>`, ... (one per chunk), `feature_spec.json` and `summary.json`.
 
-    tfrecord files hold uncompressed tf.Examples (labels int64; the market price of a lost request
-    is absent). Returns the summary: observed and true rates, counts, throughput, the config.
+    tfrecord files hold uncompressed tf.Examples written by mtl_keras.example_codec (labels int64;
+    the market price of a lost request is absent). Returns the summary: observed and true rates,
+    counts, throughput, the config.
     """
     if format not in FORMATS:
         raise ValueError(f"format={format!r} is not supported; use one of {sorted(FORMATS)}.")
@@ -39,7 +40,6 @@ def write_dataset(config: SimulationConfig, out_dir, format: str = "parquet", ov
     files = []
     if format == "tfrecord":  # import TensorFlow before the clock starts: requests_per_second is the writing
         import tensorflow  # noqa: F401
-        from tfx_bsl.coders import example_coder  # noqa: F401
     start = time.perf_counter()
     chunks = simulate_frames(config)
     if progress:
@@ -89,10 +89,8 @@ def _write_chunk(frame: pd.DataFrame, path: pathlib.Path, format: str) -> None:
     if format == "tfrecord":
         import tensorflow as tf
 
-        from mtl_keras.simulation.tfrecord import serialize_frame
-
         with tf.io.TFRecordWriter(str(path)) as writer:
-            for record in serialize_frame(frame):
+            for record in example_codec.encode_frame(frame):
                 writer.write(record)
         return
     import pyarrow as pa
@@ -121,13 +119,7 @@ def _read_chunk(path: pathlib.Path, format: str, dtypes: Dict[str, str]) -> pd.D
     elif format == "csv":
         frame = pd.read_csv(path)
     elif format == "tfrecord":
-        import tensorflow as tf
-
-        from mtl_keras.simulation.tfrecord import parse_examples
-
-        ints = [c for c, d in dtypes.items() if d.startswith("int")]
-        floats = [c for c in dtypes if c not in ints]
-        frame = parse_examples(tf.data.TFRecordDataset(str(path)).as_numpy_iterator(), ints, floats)
+        frame = example_codec.read_tfrecords([str(path)], dtypes)  # ints int64, floats float32 or NaN
     else:
         raise ValueError(f"summary format {format!r} is unknown; expected one of {sorted(FORMATS)}.")
     return frame[list(dtypes)].astype(dtypes)

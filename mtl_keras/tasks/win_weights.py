@@ -1,10 +1,9 @@
 """Per-example win-propensity weights for IPW-ESCM²."""
 from __future__ import annotations
 
-import tensorflow as tf
 import tf_keras as keras
 
-from mtl_keras import losses
+from mtl_keras import propensity_weights
 
 
 @keras.utils.register_keras_serializable(package="mtl_keras")
@@ -26,10 +25,7 @@ class WinPropensityWeights(keras.layers.Layer):
         self.floor, self.clip, self.self_normalize = float(floor), float(clip), bool(self_normalize)
 
     def call(self, p_win):
-        weights = losses.inverse_propensity(p_win, self.floor, self.clip)
-        if self.self_normalize:
-            weights = weights / tf.reduce_mean(weights)
-        return weights
+        return propensity_weights.propensity_weights_tf(p_win, self.floor, self.clip, self.self_normalize)
 
     def get_config(self):
         return {**super().get_config(), "floor": self.floor, "clip": self.clip,

@@ -5,7 +5,7 @@ import tensorflow as tf
 from mtl_keras import names
 from mtl_keras.features import CategoricalFeature, FeatureSpec, NumericFeature
 from tfx_pipeline.components.win_propensity import make_scored_schema
-from tfx_pipeline.examples_io import parse_frame
+from mtl_keras.example_codec import decode_frame
 
 
 def _example(**values):
@@ -22,7 +22,7 @@ def test_parse_frame_keeps_ints_and_marks_missing_values_nan():
     records = [_example(ad=3, won=1, market_price=2.5), _example(ad=4, won=0), _example(ad=5, won=1, market_price=1.0)]
     spec = {"ad": tf.io.VarLenFeature(tf.int64), "won": tf.io.VarLenFeature(tf.int64),
             names.MARKET_PRICE: tf.io.VarLenFeature(tf.float32)}
-    frame = parse_frame(records, spec)
+    frame = decode_frame(records, spec)
     assert frame["ad"].tolist() == [3, 4, 5] and frame["ad"].dtype.kind == "i"
     np.testing.assert_array_equal(frame[names.MARKET_PRICE].to_numpy(), [2.5, np.nan, 1.0])
 

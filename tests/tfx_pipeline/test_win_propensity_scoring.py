@@ -8,7 +8,7 @@ import tensorflow as tf
 from mtl_keras import names
 from mtl_keras.propensity import make_win_model
 from tfx_pipeline.components.scoring import ScoreShardFn
-from tfx_pipeline.examples_io import parse_frame
+from mtl_keras.example_codec import decode_frame
 from tfx_pipeline import names as pipeline_names
 
 
@@ -49,7 +49,7 @@ def test_scoring_adds_p_win_and_writes_weighted_impressions(tmp_path):
 
     def read(uri):
         path = os.path.join(uri, "Split-train", "data_tfrecord-00000-of-00001.gz")
-        return parse_frame([r.numpy() for r in tf.data.TFRecordDataset(path, "GZIP")], spec)
+        return decode_frame([r.numpy() for r in tf.data.TFRecordDataset(path, "GZIP")], spec)
 
     requests, impressions = read(tmp_path / "requests"), read(tmp_path / "impressions")
     expected = model.predict_p_win(frame)

@@ -11,7 +11,7 @@ from typing import Dict, List, Sequence, Tuple
 import apache_beam as beam
 import numpy as np
 
-from mtl_keras import names
+from mtl_keras import example_codec, names, propensity_weights
 from tfx_pipeline import examples_io
 from tfx_pipeline import names as pipeline_names
 
@@ -30,7 +30,7 @@ def input_shards(examples_uri: str, splits: Sequence[str]) -> List[Shard]:
 
 def column_kinds(parse_spec: Dict[str, object]) -> Dict[str, str]:
     """"int" or "float" per column of a tf.io parse spec (what ScoreShardFn takes: plain, picklable)."""
-    return {c: "int" if f.dtype.is_integer else "float" for c, f in parse_spec.items()}
+    return example_codec.column_kinds(parse_spec)
 
 
 def score_shards(pipeline: beam.Pipeline, shards: List[Shard], score_fn: "ScoreShardFn"):
@@ -48,7 +48,8 @@ class ScoreShardFn(beam.DoFn):
 
     Whole files per element: Beam's per-record overhead on the DirectRunner cost more than the
     scoring itself, and shards are the unit of parallelism on Dataflow as well. Weights are
-    min(1/max(p_win, floor), clip); `eval_ipw_clicked` is click times that.
+    min(1/max(p_win, floor), clip) (mtl_keras.propensity_weights, the formula training uses), not
+    self-normalised; `eval_ipw_clicked` is click times that.
     """
 
     def __init__(self, win_model: Dict, column_kinds: Dict[str, str], floor: float, clip: float,
@@ -60,13 +61,9 @@ class ScoreShardFn(beam.DoFn):
         self._batch_size = batch_size
 
     def setup(self):
-        import tensorflow as tf
-
         from mtl_keras.propensity import win_model_from_dict
 
         self._model = win_model_from_dict(self._win_model)
-        dtypes = {"int": tf.int64, "float": tf.float32}
-        self._spec = {c: tf.io.VarLenFeature(dtypes[k]) for c, k in self._columns.items()}
 
     def process(self, element):
         import tensorflow as tf
@@ -81,9 +78,9 @@ class ScoreShardFn(beam.DoFn):
         with tf.io.TFRecordWriter(outputs[0], "GZIP") as requests, tf.io.TFRecordWriter(outputs[1], "GZIP") as won_rows:
             for batch in tf.data.TFRecordDataset(path, compression_type=compression).batch(self._batch_size):
                 records = batch.numpy()
-                frame = examples_io.parse_frame(records, self._spec)
+                frame = example_codec.decode_frame(batch, self._columns)
                 p_win = self._model.predict_p_win(frame).astype(np.float32)
-                ipw = np.minimum(1.0 / np.maximum(p_win, self._floor), self._clip).astype(np.float32)
+                ipw = propensity_weights.inverse_propensity_np(p_win, self._floor, self._clip).astype(np.float32)
                 won = frame[names.WON].to_numpy() == 1
                 click = frame[names.CLICK].to_numpy(np.float32)
                 for i, record in enumerate(records):

@@ -9,7 +9,7 @@ import pytest
 from mtl_keras.cli import main
 from mtl_keras.config import ModelConfig
 from mtl_keras.data import read_table
-from mtl_keras.simulation.tfrecord import serialize_frame
+from mtl_keras.example_codec import encode_frame
 from mtl_keras.synthetic import make_impressions
 
 
@@ -22,7 +22,7 @@ def log(tmp_path_factory):
     frame.to_parquet(root / "log.parquet")
     import tensorflow as tf
     with tf.io.TFRecordWriter(str(root / "log.tfrecord")) as writer:
-        for record in serialize_frame(frame):
+        for record in encode_frame(frame):
             writer.write(record)
     config = ModelConfig(features=spec, backbone={"name": "mmoe", "num_experts": 2, "expert_units": [8]},
                          objective="escm2_ips", tower_units=[4], batch_size=256, epochs=2)
