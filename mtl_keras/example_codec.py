@@ -142,8 +142,10 @@ def _encode_rows(columns, n: int) -> List[bytes]:
 
 def encode_frame(frame: pd.DataFrame) -> List[bytes]:
     """Serialized tf.Examples, one per row: int columns int64_list, float and bool columns float_list
-    (float32); a NaN float is left out of its row's Example."""
-    columns = _column_arrays(frame)
+    (float32); a NaN float is left out of its row's Example. Features are written sorted by name, as
+    protobuf's deterministic serialization (and tfx_bsl's coder) does: the bytes, and so ExampleGen's
+    hash-based splits, do not depend on the column order."""
+    columns = sorted(_column_arrays(frame), key=lambda column: str(column[0]).encode("utf-8"))
     n = len(frame)
     row_bytes = 8 + sum(len(key) + 20 for _, key, _, _ in columns)  # an upper bound, for the chunk size
     step = max(1, _CHUNK_BYTES // row_bytes)

@@ -55,10 +55,11 @@ def test_parse_example_reads_back_the_exact_values():
 
 @pytest.mark.parametrize("n,floats", [(1, 3), (300, 70)])
 def test_bytes_equal_tf_train_examples_serialized_deterministically(n, floats):
-    # With sorted column names, the codec's column order is protobuf's deterministic map order.
+    # Features are written sorted by name (protobuf's deterministic map order), whatever the column order.
     frame = _mixed_frame(n, floats, seed=n)
-    frame = frame[sorted(frame.columns)]
+    frame = frame[sorted(frame.columns, reverse=True)]
     records = encode_frame(frame)
+    assert records == encode_frame(frame[sorted(frame.columns)])
     assert len(records) == n
     for record, row in zip(records, _rows(frame)):
         expected = _proto({k: float(v) if isinstance(v, (bool, np.bool_)) else v for k, v in row.items()})
