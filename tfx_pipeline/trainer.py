@@ -6,21 +6,24 @@ Losses are weighted from p_win when the ModelConfig says `win_weighting`.
 """
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import tempfile
 from typing import Any, Dict, List, Optional, Sequence
 
 import tensorflow as tf
+import tf_keras as keras
 
 from mtl_keras import names
 from mtl_keras.config import ModelConfig
 from transform.config import TransformConfig
 from transform.feature_spec import transformed_feature_spec
-from tfx_pipeline import distribution
+# The Trainer's custom_config keeps the TransformConfig under the key the Transform component reads.
+from transform.preprocessing import TRANSFORM_CONFIG_KEY
+from tfx_pipeline import distribution, training_strategies
 
 MODEL_CONFIG_KEY = "model_config"
-TRANSFORM_CONFIG_KEY = "transform"
 PS_MIN_SHARD_BYTES_KEY = "ps_min_shard_bytes"
 
 
@@ -83,11 +86,12 @@ def make_dataset(file_patterns: List[str], tft_output, config: ModelConfig, shuf
 def train_and_export(train_files: List[str], transform_output: str,
                      serving_model_dir: str, custom_config: Dict[str, Any], train_steps: Optional[int] = None,
                      environ: Optional[Dict[str, str]] = None,
-                     callbacks: Sequence[tf.keras.callbacks.Callback] = ()) -> Optional[Dict[str, float]]:
+                     callbacks: Sequence[keras.callbacks.Callback] = ()) -> Optional[Dict[str, float]]:
     """Trains on this replica's role (see distribution) and, on the chief, exports to `serving_model_dir`.
 
     `train_steps` is the total number of steps, as TFX's TrainArgs.num_steps: each of the
     `epochs` epochs runs ceil(train_steps / epochs) steps. None: every epoch is one pass over the data.
+    The strategy picks the fit function (training_strategies.fit_for).
     Returns the final training logs on replicas that trained, None on parameter-server replicas.
     """
     raw_config, transform_config = parse_custom_config(custom_config)
@@ -95,6 +99,8 @@ def train_and_export(train_files: List[str], transform_output: str,
         # Workers and parameter servers of a PS cluster only serve the chief: no data, no model here.
         distribution.run_server(environ)
         return None
+    if train_steps is not None and (not isinstance(train_steps, int) or train_steps < 1):
+        raise ValueError(f"train_steps (TrainArgs.num_steps) must be a positive int or unset, received {train_steps!r}.")
 
     import tensorflow_transform as tft
 
@@ -108,38 +114,19 @@ def train_and_export(train_files: List[str], transform_output: str,
 
     strategy, role = distribution.strategy_from_tf_config(
         environ, min_shard_bytes=custom_config.get(PS_MIN_SHARD_BYTES_KEY, distribution.PS_MIN_SHARD_BYTES))
-    tf.keras.utils.set_random_seed(config.seed)
+    keras.utils.set_random_seed(config.seed)
     with strategy.scope():
         model = build_model(config)
-    fit_args = dict(epochs=config.epochs, verbose=2, callbacks=list(callbacks))
-    if train_steps is not None and (not isinstance(train_steps, int) or train_steps < 1):
-        raise ValueError(f"train_steps (TrainArgs.num_steps) must be a positive int or unset, received {train_steps!r}.")
-    steps_per_epoch = -(-train_steps // config.epochs) if train_steps else None
-    if isinstance(strategy, tf.distribute.experimental.ParameterServerStrategy):
-        # Keras fit under PS takes a DatasetCreator: the coordinator builds one input pipeline
-        # per worker and schedules steps on whichever worker is free, for a fixed number of steps.
-        train = tf.keras.utils.experimental.DatasetCreator(
-            lambda context: _per_worker_dataset(train_files, tft_output, config))
-        history = model.fit(train, steps_per_epoch=steps_per_epoch or _count_batches(train_files, tft_output, config),
-                            **fit_args)
-    elif strategy.num_replicas_in_sync > 1:
-        # Replicas must agree on the number of steps (uneven shards would stall the all-reduce),
-        # so the data repeat and every epoch has the same fixed length.
-        train = make_dataset(train_files, tft_output, config, shuffle=True).repeat()
-        history = model.fit(train, steps_per_epoch=steps_per_epoch or _count_batches(train_files, tft_output, config),
-                            **fit_args)
-    else:
-        # No validation pass: the Evaluator measures the eval split, per task and slice.
-        train = make_dataset(train_files, tft_output, config, shuffle=True)
-        if steps_per_epoch:  # a fixed number of steps may need more than one pass
-            train = train.repeat()
-        history = model.fit(train, steps_per_epoch=steps_per_epoch, **fit_args)
+    fit = training_strategies.fit_for(strategy)
+    history = fit(model, functools.partial(make_dataset, train_files, tft_output, config),
+                  steps_per_epoch=-(-train_steps // config.epochs) if train_steps else None,
+                  epochs=config.epochs, verbose=2, callbacks=list(callbacks))
     logs = {k: float(v[-1]) for k, v in history.history.items()}
 
+    if fit is training_strategies.fit_parameter_server:
+        model = _unsharded_copy(model, config)  # its tables are sharded over the parameter servers
     # Every MultiWorkerMirrored replica must take part in saving; only the chief keeps its copy.
     # Export locally first: the serving export writes with os calls, the artifact may be on GCS.
-    if isinstance(strategy, tf.distribute.experimental.ParameterServerStrategy):
-        model = _unsharded_copy(model, config)
     local_base = tempfile.mkdtemp(prefix="export-")
     try:
         version_dir = export_serving_model(model, spec, local_base, version=1, tft_output_dir=transform_output)
@@ -166,17 +153,6 @@ def _unsharded_copy(model, config: ModelConfig):
     return copy
 
 
-def _per_worker_dataset(train_files, tft_output, config: ModelConfig) -> tf.data.Dataset:
-    """One PS worker's endless input (Keras traces this once; every worker runs the same graph).
-
-    PS gives the pipeline no worker index to shard by, so each worker shuffles in its own order:
-    with no seed in the traced graph, the shuffle draws one at run time on each worker. A seeded
-    shuffle would have every worker train on the same batches at the same time.
-    """
-    tf.random.set_seed(None)  # in this traced graph only: the global seed stays set
-    return make_dataset(train_files, tft_output, config, shuffle=True, seeded=False).repeat()
-
-
 def _move_tree(source: str, target: str) -> None:
     if "://" not in target:
         os.makedirs(os.path.dirname(os.path.abspath(target)), exist_ok=True)
@@ -188,10 +164,6 @@ def _move_tree(source: str, target: str) -> None:
         tf.io.gfile.makedirs(out)
         for name in files:
             tf.io.gfile.copy(os.path.join(root, name), f"{out}/{name}", overwrite=True)
-
-
-def _count_batches(train_files, tft_output, config: ModelConfig) -> int:
-    return max(1, int(make_dataset(train_files, tft_output, config, shuffle=False).reduce(0, lambda n, _: n + 1)))
 
 
 def run_fn(fn_args) -> None:

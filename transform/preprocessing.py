@@ -17,6 +17,7 @@ from mtl_keras import names
 from mtl_keras.features import CategoricalFeature, FeatureSpec
 from transform.config import TransformConfig
 
+# custom_config keys. The Trainer's custom_config holds its TransformConfig under the same key.
 FEATURE_SPEC_KEY = "feature_spec"
 TRANSFORM_CONFIG_KEY = "transform"
 _MISSING_ID = -1  # densified missing categorical values; never in a vocabulary of ids >= 0 -> OOV

@@ -57,7 +57,7 @@ def test_trainer_runs_run_fn_as_a_three_replica_vertex_job(compiled):
     assert custom["ai_platform_enable_vertex"] is True
     pools = custom["ai_platform_training_args"]["worker_pool_specs"]
     assert [p["replica_count"] for p in pools] == [1, 2]
-    assert custom["model_config"]["backbone"] == "shared_bottom"
+    assert custom["model_config"]["backbone"]["name"] == "shared_bottom"
     transform = compiled["pipelineSpec"]["root"]["dag"]["tasks"]["Transform"]["inputs"]["parameters"]
     assert "transform.preprocessing.preprocessing_fn" in json.dumps(transform)
     assert "module_file" not in transform  # import paths only: no wheel built, no pip needed
