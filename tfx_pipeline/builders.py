@@ -4,7 +4,6 @@ A builder makes its stage's TFX components from the channels of the stages befor
 them (in DAG order) with the channels the next stages read. Builders only create component objects,
 nothing runs, so each one can be built alone on placeholder channels such as
 `tfx.dsl.Channel(type=tfx.types.standard_artifacts.Examples)`. `create_pipeline` chains them.
-One module rather than a package: a subpackage would be a new part of docs/architecture.md.
 """
 from __future__ import annotations
 
