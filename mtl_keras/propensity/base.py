@@ -21,7 +21,7 @@ class WinPropensityModel(abc.ABC):
 
     `max_fit_rows`: fit on a random subsample of at most this many requests (None: all), because
     lifelines' Cox and AFT fits are slow on millions of rows; scoring always covers every row.
-    The subsample is drawn with `seed` and recorded in `fit_info`.
+    The subsample is drawn with `seed`, independently of the row order, and recorded in `fit_info`.
     """
 
     kind: str = ""
@@ -39,10 +39,12 @@ class WinPropensityModel(abc.ABC):
     def fit(self, frame: pd.DataFrame) -> "WinPropensityModel":
         """Fits on `frame` (bid_price, won, market_price and the model's features)."""
         durations, events = survival_arrays(frame)
-        rows = np.arange(len(frame))
+        # Rows in an order fixed by their content: the same requests in any order (Beam writes them
+        # in no fixed order) give the same subsample and the same fit, to the last bit.
+        rows = np.argsort(pd.util.hash_pandas_object(frame, index=False).to_numpy(), kind="stable")
         if self.max_fit_rows is not None and len(frame) > self.max_fit_rows:
             rng = np.random.default_rng(self.seed)
-            rows = np.sort(rng.choice(len(frame), self.max_fit_rows, replace=False))
+            rows = rows[np.sort(rng.choice(len(frame), self.max_fit_rows, replace=False))]
             if not events[rows].any():
                 raise ValueError("The fit subsample holds no won request; raise max_fit_rows.")
         start = time.perf_counter()

@@ -4,7 +4,7 @@ import pytest
 from mtl_keras import names
 from mtl_keras.propensity import make_win_model
 from mtl_keras.propensity.evaluation import evaluate_model
-from mtl_keras.propensity.ipinyou import read_ipinyou, read_yzbx
+from mtl_keras.propensity.ipinyou import FIELD_PREFIX, read_ipinyou, read_yzbx
 
 
 def test_reads_the_dlf_format_with_the_readme_censoring_rule(shared_data):

@@ -76,6 +76,20 @@ def test_subsampling_is_recorded(simulated):
     assert model.fit_info["events"] + model.fit_info["censored"] == 1_000
 
 
+def test_the_fit_does_not_depend_on_the_row_order(simulated):
+    # Beam hands the pipeline's WinPropensity component the requests in no fixed order.
+    train, test = simulated
+    frame = train.head(5_000)
+    shuffled = frame.sample(frac=1.0, random_state=1)
+    def fit(f, seed=3):
+        return LogNormalAFTWinModel(categorical=["device"], numeric=["num_0"], max_fit_rows=1_000, seed=seed).fit(f)
+
+    a, b = fit(frame), fit(shuffled)
+    assert a.fit_info["events"] == b.fit_info["events"]
+    np.testing.assert_array_equal(a.predict_p_win(test), b.predict_p_win(test))
+    assert not np.array_equal(a.predict_p_win(test), fit(frame, seed=4).predict_p_win(test))
+
+
 def test_no_usable_feature_is_an_error(hand_frame):
     with pytest.raises(ValueError, match="no usable feature"):
         CoxWinModel(categorical=["device"], numeric=[], min_count=100).fit(hand_frame)
