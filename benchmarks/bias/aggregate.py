@@ -6,8 +6,7 @@ from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
-from mtl_keras.ground_truth import METRIC_KEYS
-from mtl_keras import ground_truth
+from mtl_keras.ground_truth import METRIC_KEYS, SPACES
 
 # (method, the method the literature says it improves on): ESMM fixes naive CVR's sample
 # selection bias, ESCM² fixes ESMM's CVR bias, IPW-ESCM² the impression-vs-request bias, and the
@@ -70,7 +69,7 @@ def aggregate(per_seed: List[dict], backbone: str, methods: Sequence[str]) -> Li
     """One entry per method × space: method, backbone, space, seeds, rows and every metric as mean/std."""
     results = []
     for method in methods:
-        for space in ground_truth.SPACES:
+        for space in SPACES:
             rows = [r for r in per_seed if r["method"] == method and r["space"] == space]
             if not rows:
                 continue
@@ -112,7 +111,7 @@ def compare(per_seed: List[dict], methods: Sequence[str]) -> List[dict]:
     for method, baseline in LITERATURE_PAIRS:
         if method not in methods or baseline not in methods:
             continue
-        for space in ground_truth.SPACES:
+        for space in SPACES:
             for key in COMPARED_METRICS:
                 x, y = paired(per_seed, method, baseline, space, key)
                 diff = mean_std(np.subtract(x, y))

@@ -12,10 +12,9 @@ import numpy as np
 from mtl_keras import names
 from benchmarks.bias.aggregate import aggregate, compare
 from benchmarks.bias.config import BiasBenchmarkConfig
-from mtl_keras.ground_truth import ground_truth, space_mask
+from mtl_keras.ground_truth import SPACES, SPACE_REQUEST, ground_truth, space_mask
 from benchmarks.bias.runner import REFERENCE, BiasBenchmark
 from benchmarks.bias.verdict import format_interval, goals, verdict
-from mtl_keras import ground_truth
 
 JSON_FILE, MARKDOWN_FILE = "bias.json", "bias.md"
 _RECORD_KEYS = ("per_seed", "reference", "propensity", "timing", "overlap")
@@ -86,7 +85,7 @@ class BiasReport:
                  f"Row `{REFERENCE}`: the true probabilities scored as a model (the ceiling).", ""]
         if self.command:
             lines[2:2] = [f"`{self.command}`", ""]
-        for space in ground_truth.SPACES:
+        for space in SPACES:
             entries = [r for r in self.results if r["space"] == space]
             if not entries:
                 continue
@@ -140,7 +139,7 @@ class BiasReport:
         return lines + [""]
 
     def _comparison_markdown(self) -> List[str]:
-        rows = [c for c in self.comparisons if c["space"] == ground_truth.SPACE_REQUEST]
+        rows = [c for c in self.comparisons if c["space"] == SPACE_REQUEST]
         if not rows:
             return []
         metrics = list(dict.fromkeys(c["metric"] for c in rows))
@@ -171,7 +170,7 @@ class BiasReport:
 
         truth = ground_truth(test_frame)
         paths = []
-        for space in ground_truth.SPACES:
+        for space in SPACES:
             mask = space_mask(test_frame, space, self.config.overlap_floor)
             fig, axes = plt.subplots(1, 3, figsize=(18, 5.5))
             for ax, (task, key) in zip(axes, _PLOTTED):

@@ -9,9 +9,8 @@ import pandas as pd
 
 from mtl_keras import names
 from benchmarks.bias.config import KUAIREC, BiasBenchmarkConfig
-from mtl_keras.ground_truth import evaluate_spaces
+from mtl_keras.ground_truth import SPACES, evaluate_spaces
 from benchmarks.bias.methods import methods_by_name
-from mtl_keras import ground_truth
 
 REFERENCE = "truth"  # the method name of the reference rows (true probabilities as predictions)
 
@@ -109,7 +108,7 @@ class BiasBenchmark:
                 self.predictions[method.name] = preds
             seconds = time.perf_counter() - method_start
             records["timing"].append({**tag, "method": method.name, "seconds": seconds})
-            request = records["per_seed"][-len(ground_truth.SPACES)]
+            request = records["per_seed"][-len(SPACES)]
             self.log(f"world {world} seed {seed}: {method.name:22s} {seconds:6.1f}s  request-space cvr ratio "
                      f"{request['cvr_calibration_ratio']:.3f} cvr_ece {request['cvr_ece']:.4f} "
                      f"ctcvr_auc {request['ctcvr_auc']:.4f}")

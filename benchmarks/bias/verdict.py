@@ -7,10 +7,10 @@ from typing import Dict, List, Sequence
 import numpy as np
 
 from benchmarks.bias.aggregate import HIGHER_IS_BETTER, paired, paired_interval
-from mtl_keras import ground_truth
+from mtl_keras.ground_truth import SPACE_OVERLAP, SPACE_REQUEST
 
 BASELINE = "esmm"
-VERDICT_SPACES = (ground_truth.SPACE_REQUEST, ground_truth.SPACE_OVERLAP)
+VERDICT_SPACES = (SPACE_REQUEST, SPACE_OVERLAP)
 VERDICT_METRICS = ("cvr_ratio_error", "cvr_ece", "cvr_log_loss", "cvr_auc", "ctcvr_auc", "ctcvr_log_loss")
 RATIO_TOLERANCE = 0.05  # oracle IPW: request-space CVR ratio within 1 ± this
 MAX_AUC_LOSS = 0.005  # IPW may lose at most this much CTCVR AUC to ESMM
@@ -49,7 +49,7 @@ def verdict(per_seed: List[dict], methods: Sequence[str], scenario: str) -> List
 def goals(per_seed: List[dict], methods: Sequence[str]) -> List[dict]:
     """The issue's targets, each with the measured value and whether it was met (targets, not tests)."""
     out: List[dict] = []
-    space = ground_truth.SPACE_REQUEST
+    space = SPACE_REQUEST
     for method in ("oracle_ipw_escm2_ips", "oracle_ipw_escm2_dr", "oracle_both_ipw_escm2_ips"):
         if method in methods:
             ratio = _mean(per_seed, method, space, "cvr_calibration_ratio")

@@ -4,8 +4,8 @@ import pandas as pd
 import pytest
 
 from mtl_keras import names
-from mtl_keras.ground_truth import METRIC_KEYS, evaluate_spaces, space_mask, task_metrics
-from mtl_keras import ground_truth
+from mtl_keras.ground_truth import (METRIC_KEYS, SPACE_CLICK, SPACE_IMPRESSION, SPACE_REQUEST, SPACES, evaluate_spaces,
+                                    space_mask, task_metrics)
 
 
 def make_frame(n=4000, seed=0):
@@ -32,12 +32,12 @@ def truth_preds(frame):
 def test_spaces_are_all_requests_won_and_clicked_rows():
     frame = make_frame()
     report = evaluate_spaces(frame, truth_preds(frame))
-    assert list(report) == list(ground_truth.SPACES)
-    assert report[ground_truth.SPACE_REQUEST]["rows"] == len(frame)
-    assert report[ground_truth.SPACE_IMPRESSION]["rows"] == int(frame[names.WON].sum())
-    assert report[ground_truth.SPACE_CLICK]["rows"] == int(frame[names.CLICK].sum())
-    assert set(METRIC_KEYS) <= set(report[ground_truth.SPACE_REQUEST])
-    np.testing.assert_array_equal(space_mask(frame, ground_truth.SPACE_CLICK), frame[names.CLICK].to_numpy() == 1)
+    assert list(report) == list(SPACES)
+    assert report[SPACE_REQUEST]["rows"] == len(frame)
+    assert report[SPACE_IMPRESSION]["rows"] == int(frame[names.WON].sum())
+    assert report[SPACE_CLICK]["rows"] == int(frame[names.CLICK].sum())
+    assert set(METRIC_KEYS) <= set(report[SPACE_REQUEST])
+    np.testing.assert_array_equal(space_mask(frame, SPACE_CLICK), frame[names.CLICK].to_numpy() == 1)
 
 
 def test_the_true_probabilities_have_ece_zero_and_ratio_one_in_every_space():
@@ -53,12 +53,12 @@ def test_log_loss_is_proper_the_truth_scores_lowest():
     # Expected log loss against the true p is H(p) + KL(p || q): any other q scores higher.
     frame = make_frame()
     truth = truth_preds(frame)
-    best = evaluate_spaces(frame, truth)[ground_truth.SPACE_REQUEST]["cvr_log_loss"]
+    best = evaluate_spaces(frame, truth)[SPACE_REQUEST]["cvr_log_loss"]
     p = truth[names.P_CVR]
     entropy = float(np.mean(-(p * np.log(p) + (1 - p) * np.log(1 - p))))
     assert best == pytest.approx(entropy, rel=1e-9)
     for other in (np.clip(p + 0.05, 0, 0.99), 0.9 * p, np.full_like(p, p.mean())):
-        worse = evaluate_spaces(frame, {**truth, names.P_CVR: other})[ground_truth.SPACE_REQUEST]["cvr_log_loss"]
+        worse = evaluate_spaces(frame, {**truth, names.P_CVR: other})[SPACE_REQUEST]["cvr_log_loss"]
         assert worse > best
 
 
@@ -69,7 +69,7 @@ def test_a_constant_predictor_has_auc_one_half():
         for task in ("ctr", "cvr", "ctcvr"):
             assert row[f"{task}_auc"] == 0.5, (space, task)
     # The truth ranks the potential outcomes clearly better than chance.
-    assert evaluate_spaces(frame, truth_preds(frame))[ground_truth.SPACE_REQUEST]["cvr_auc"] > 0.6
+    assert evaluate_spaces(frame, truth_preds(frame))[SPACE_REQUEST]["cvr_auc"] > 0.6
 
 
 def test_a_known_miscalibration_is_measured():

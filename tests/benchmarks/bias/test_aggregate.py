@@ -2,8 +2,7 @@
 import pytest
 
 from benchmarks.bias.aggregate import aggregate, compare, mean_std, seeds_to_separate
-from mtl_keras.ground_truth import METRIC_KEYS
-from mtl_keras import ground_truth
+from mtl_keras.ground_truth import METRIC_KEYS, SPACES, SPACE_REQUEST
 
 
 def test_mean_std_uses_the_sample_std():
@@ -31,7 +30,7 @@ def records(values_a, values_b, key="cvr_auc"):
     rows = []
     for method, values in (("esmm", values_a), ("naive", values_b)):
         for seed, value in enumerate(values):
-            for space in ground_truth.SPACES:
+            for space in SPACES:
                 row = {k: 0.5 for k in METRIC_KEYS}
                 rows.append({"seed": seed, "method": method, "space": space, "rows": 10, **row, key: value})
     return rows
@@ -40,8 +39,8 @@ def records(values_a, values_b, key="cvr_auc"):
 def test_aggregate_has_every_method_space_and_metric():
     results = aggregate(records([0.6, 0.7], [0.5, 0.5]), "mmoe", ["naive", "esmm"])
     assert [(r["method"], r["space"]) for r in results] == [
-        (m, s) for m in ("naive", "esmm") for s in ground_truth.SPACES]
-    esmm = results[len(ground_truth.SPACES)]
+        (m, s) for m in ("naive", "esmm") for s in SPACES]
+    esmm = results[len(SPACES)]
     assert esmm["backbone"] == "mmoe" and esmm["seeds"] == 2
     assert esmm["cvr_auc"]["mean"] == pytest.approx(0.65)
     assert esmm["cvr_auc"]["std"] == pytest.approx(0.0707107, rel=1e-5)
@@ -50,11 +49,11 @@ def test_aggregate_has_every_method_space_and_metric():
 
 def test_compare_knows_which_direction_is_better():
     higher_auc = compare(records([0.6, 0.62, 0.61], [0.5, 0.5, 0.52]), ["naive", "esmm"])
-    auc = [c for c in higher_auc if c["metric"] == "cvr_auc" and c["space"] == ground_truth.SPACE_REQUEST][0]
+    auc = [c for c in higher_auc if c["metric"] == "cvr_auc" and c["space"] == SPACE_REQUEST][0]
     assert (auc["method"], auc["baseline"]) == ("esmm", "naive")
     assert auc["difference"]["mean"] == pytest.approx(0.1033333, rel=1e-5)
     assert auc["improves"] is True and auc["seeds_to_separate"] == 2
     higher_loss = compare(records([0.6, 0.62, 0.61], [0.5, 0.5, 0.52], key="cvr_log_loss"), ["naive", "esmm"])
-    loss = [c for c in higher_loss if c["metric"] == "cvr_log_loss" and c["space"] == ground_truth.SPACE_REQUEST][0]
+    loss = [c for c in higher_loss if c["metric"] == "cvr_log_loss" and c["space"] == SPACE_REQUEST][0]
     assert loss["improves"] is False  # a higher log loss is worse
     assert compare(records([0.6], [0.5]), ["naive"]) == []  # the pair needs both methods

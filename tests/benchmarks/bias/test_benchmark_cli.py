@@ -4,10 +4,9 @@ import math
 
 import pytest
 
-from mtl_keras.ground_truth import METRIC_KEYS
+from mtl_keras.ground_truth import METRIC_KEYS, SPACES, SPACE_OVERLAP, SPACE_REQUEST
 from benchmarks.bias.methods import METHOD_NAMES
 from mtl_keras.cli import main
-from mtl_keras import ground_truth
 
 TINY = ["--quick", "--requests", "3000", "--test-requests", "3000", "--seeds", "1", "--win-fit-rows", "1500"]
 ISSUE_KEYS = ("cvr_auc", "cvr_ece", "cvr_calibration_ratio", "ctcvr_auc", "ctcvr_ece", "ctr_ece",
@@ -25,7 +24,7 @@ def test_every_method_and_space_has_finite_metrics(run):
     _, report = run
     results = report["results"]
     assert [(r["method"], r["space"]) for r in results] == [
-        (m, s) for m in METHOD_NAMES for s in ground_truth.SPACES]
+        (m, s) for m in METHOD_NAMES for s in SPACES]
     for entry in results:
         assert entry["backbone"] == "mmoe" and entry["seeds"] == 1
         for key in ISSUE_KEYS + METRIC_KEYS + ("cvr_ratio_error",):
@@ -33,14 +32,14 @@ def test_every_method_and_space_has_finite_metrics(run):
             assert set(value) == {"mean", "std"}, key
             assert math.isfinite(value["mean"]) and value["std"] == 0.0, (entry["method"], entry["space"], key)
         assert 0.0 <= entry["cvr_auc"]["mean"] <= 1.0 and entry["cvr_ece"]["mean"] >= 0.0
-    request = [r for r in results if r["space"] == ground_truth.SPACE_REQUEST]
+    request = [r for r in results if r["space"] == SPACE_REQUEST]
     assert all(r["rows"]["mean"] == 3000 for r in request)
     for r in request:
         assert r["cvr_ratio_error"]["mean"] == pytest.approx(abs(r["cvr_calibration_ratio"]["mean"] - 1.0))
     (overlap,) = report["overlap"]
     assert 0 < overlap["train_conversions"] <= overlap["train_clicks"] <= overlap["train_impressions"] <= 3000
     rows = {r["space"]: r["rows"]["mean"] for r in results if r["method"] == "esmm"}
-    assert rows[ground_truth.SPACE_OVERLAP] == pytest.approx(3000 * (1 - overlap["share_below_floor"]))
+    assert rows[SPACE_OVERLAP] == pytest.approx(3000 * (1 - overlap["share_below_floor"]))
 
 
 def test_records_propensity_timing_and_files(run):
@@ -48,14 +47,14 @@ def test_records_propensity_timing_and_files(run):
     assert report["config"]["requests"] == 3000 and report["config"]["backbone"] == "mmoe"
     assert report["config"]["epochs"] == 1 and report["config"]["embedding_dim"] == 2  # --quick sizes
     assert report["scenario"] == "observables" and report["config"]["world_seed"] == 0
-    assert len(report["per_seed"]) == len(METHOD_NAMES) * len(ground_truth.SPACES)
+    assert len(report["per_seed"]) == len(METHOD_NAMES) * len(SPACES)
     (fit,) = report["propensity"]
     assert fit["kind"] == "lognormal_aft" and fit["fit_rows"] == 1500 and 0 < fit["test_request_mae"] < 0.5
     assert report["wall_seconds"] > 0
     markdown = (out / "bias.md").read_text()
     for method in METHOD_NAMES:
         assert f"| {method} |" in markdown
-    for space in ground_truth.SPACES:
+    for space in SPACES:
         png = out / f"reliability_mmoe_{space}.png"
         assert png.read_bytes()[:4] == b"\x89PNG"
 
@@ -65,7 +64,7 @@ def test_reference_rows_are_the_ceiling_and_the_report_rebuilds_from_json(run):
 
     _, report = run
     reference = report["reference_results"]
-    assert [r["space"] for r in reference] == list(ground_truth.SPACES)
+    assert [r["space"] for r in reference] == list(SPACES)
     for entry in reference:
         assert entry["method"] == "truth"
         assert entry["cvr_ratio_error"]["mean"] == pytest.approx(0.0, abs=1e-12)
@@ -107,7 +106,7 @@ def test_quick_run_writes_every_table_with_paired_intervals(tmp_path, scenario, 
     # 95 % paired interval around the mean paired difference.
     verdict = report["verdict"]
     assert {(v["space"], v["metric"]) for v in verdict} == {
-        (s, m) for s in (ground_truth.SPACE_REQUEST, ground_truth.SPACE_OVERLAP)
+        (s, m) for s in (SPACE_REQUEST, SPACE_OVERLAP)
         for m in ("cvr_ratio_error", "cvr_ece", "cvr_log_loss", "cvr_auc", "ctcvr_auc", "ctcvr_log_loss")}
     for v in verdict:
         assert v["best"] in QUICK_METHODS.split(",") and v["scenario"] == scenario

@@ -2,9 +2,8 @@
 import pytest
 
 from benchmarks.bias.aggregate import paired, paired_interval
-from mtl_keras.ground_truth import METRIC_KEYS
+from mtl_keras.ground_truth import METRIC_KEYS, SPACES, SPACE_REQUEST
 from benchmarks.bias.verdict import goals, verdict
-from mtl_keras import ground_truth
 
 
 def test_paired_interval_is_the_student_t_interval():
@@ -23,7 +22,7 @@ def rows(values, key):
     out = []
     for method, per_run in values.items():
         for i, value in enumerate(per_run):
-            for space in ground_truth.SPACES:
+            for space in SPACES:
                 out.append({"world": i // 2, "seed": i % 2, "method": method, "space": space, "rows": 1,
                             **{k: 0.5 for k in METRIC_KEYS}, "cvr_ratio_error": 0.5, key: value})
     return out
@@ -31,14 +30,14 @@ def rows(values, key):
 
 def test_paired_matches_runs_by_world_and_seed():
     data = rows({"esmm": [1, 2, 3, 4], "ipw": [10, 20, 30]}, "cvr_auc")
-    assert paired(data, "ipw", "esmm", ground_truth.SPACE_REQUEST, "cvr_auc") == ([10, 20, 30], [1, 2, 3])
+    assert paired(data, "ipw", "esmm", SPACE_REQUEST, "cvr_auc") == ([10, 20, 30], [1, 2, 3])
 
 
 def test_verdict_picks_the_best_and_tests_it_against_esmm():
     data = rows({"esmm": [0.20, 0.22, 0.18, 0.20], "ipw_escm2_ips": [0.05, 0.06, 0.04, 0.05],
                  "naive": [0.30, 0.10, 0.30, 0.50]}, "cvr_ratio_error")
     table = verdict(data, ["naive", "esmm", "ipw_escm2_ips"], "observables")
-    row = next(v for v in table if (v["space"], v["metric"]) == (ground_truth.SPACE_REQUEST, "cvr_ratio_error"))
+    row = next(v for v in table if (v["space"], v["metric"]) == (SPACE_REQUEST, "cvr_ratio_error"))
     assert row["best"] == "ipw_escm2_ips" and row["best_mean"] == pytest.approx(0.05)
     assert row["baseline_mean"] == pytest.approx(0.20)
     assert row["difference"]["mean"] == pytest.approx(-0.15) and row["difference"]["excludes_zero"] is True
