@@ -38,7 +38,7 @@ from mtl_keras.metrics import roc_auc  # noqa: E402
 from mtl_keras.models import build_model  # noqa: E402
 from mtl_keras.synthetic import ADS_BENCH_V1_VOCABULARIES, make_impressions  # noqa: E402
 
-import deepctr_baseline  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
+from benchmarks import deepctr_baseline  # noqa: E402  (the repository root is on sys.path above)
 
 WARMUP_STEPS = 20
 MODELS = {

@@ -5,11 +5,12 @@ import dataclasses
 import json
 from typing import Any, Dict, List, Optional, Union
 
-from mtl_keras import dataclass_dict, names
+from mtl_keras import dataclass_dict, early_stopping, names
 from mtl_keras.backbones import BACKBONES, Backbone
 from mtl_keras.features import FeatureSpec
 from mtl_keras.objectives import OBJECTIVES, Objective
 from mtl_keras.registry import parse_section, positive_int, units
+from mtl_keras.schedules import SCHEDULES, LearningRateScheduleConfig
 
 # Task weighting methods (mtl_keras.weighting.TaskWeighting).
 WEIGHTINGS = ("fixed", "uncertainty")
@@ -26,8 +27,12 @@ class ModelConfig:
 
     With `win_weighting`, every impression-space loss is weighted by 1/p_win read from
     `p_win_column`, floored at `win_propensity_floor`=0.05, clipped at `win_weight_clip`=20 and
-    self-normalised per batch (`win_self_normalize`=True). The ESCM² click weights (1/pCTR) are
-    settings of the escm2_ips / escm2_dr sections.
+    self-normalised per batch (`win_self_normalize`=True); the floor must be in (0, 1) and the clip
+    >= 1. The ESCM² click weights (1/pCTR) are settings of the escm2_ips / escm2_dr sections.
+
+    `learning_rate_schedule` is None (constant `learning_rate`) or a section of
+    `mtl_keras.schedules.SCHEDULES`: {"name": "cosine", "warmup_steps": 500, "alpha": 0.1} or
+    {"name": "step", "every_steps": 10000, "factor": 0.5}.
     """
 
     features: FeatureSpec
@@ -51,6 +56,8 @@ class ModelConfig:
     train_metrics: bool = True  # False skips metric updates in training steps (faster)
     # Training.
     learning_rate: float = 1e-3
+    # None: constant learning_rate; else "cosine" / "step" settings (mtl_keras.schedules).
+    learning_rate_schedule: Union[None, str, Dict[str, Any], LearningRateScheduleConfig] = None
     # "mixed_bfloat16" runs embeddings, backbone and towers in bfloat16 with float32 variables and
     # float32 losses: about 2x faster on CPUs with AMX/AVX512-BF16, slower on CPUs without them.
     precision: str = "float32"
@@ -67,6 +74,10 @@ class ModelConfig:
     validation_fraction: float = 0.0
     evaluations_per_epoch: int = 1
     early_stopping_patience: int = 2
+    # What early stopping follows on the validation rows: "loss" (the objective) or a task metric,
+    # "<task>_auc" (max) or "<task>_log_loss" / "<task>_ece" / "<task>_loss" (min); see
+    # mtl_keras.early_stopping. The restored weights are the best ones by this metric.
+    early_stopping_metric: str = early_stopping.DEFAULT_METRIC
     # After early stopping, the towers' output biases are refitted for this many full-batch steps on
     # the held-out rows under the training objective (training.refit_intercepts); 0 skips it.
     intercept_refit_steps: int = 0
@@ -79,6 +90,9 @@ class ModelConfig:
             raise ValueError(f"ModelConfig.features must be a FeatureSpec or its dict, got {type(self.features)}.")
         self.backbone = parse_section("backbone", BACKBONES, self.backbone)
         self.objective = parse_section("objective", OBJECTIVES, self.objective)
+        if self.learning_rate_schedule is not None:
+            self.learning_rate_schedule = parse_section("learning_rate_schedule", SCHEDULES,
+                                                        self.learning_rate_schedule)
         _one_of("weighting", self.weighting, WEIGHTINGS)
         _one_of("optimizer", self.optimizer, ("lazy_adam", "adam"))
         _one_of("precision", self.precision, ("float32", "mixed_bfloat16"))
@@ -99,6 +113,7 @@ class ModelConfig:
             raise ValueError(f"ModelConfig.embedding_l2 must be >= 0, got {self.embedding_l2!r}.")
         if not self.learning_rate > 0:
             raise ValueError(f"ModelConfig.learning_rate must be > 0, got {self.learning_rate}.")
+        _check_win_weights(self.win_propensity_floor, self.win_weight_clip)
         weights = dict(self.objective.default_task_weights)
         for task, weight in (self.task_weights or {}).items():
             if task not in weights:
@@ -106,6 +121,7 @@ class ModelConfig:
                                  f"{self.objective.name!r} does not have; its tasks are {sorted(weights)}.")
             weights[task] = float(weight)
         self.task_weights = weights
+        early_stopping.check_metric(self.early_stopping_metric, self.task_names, self.objective.name)
 
     @property
     def task_names(self) -> List[str]:
@@ -129,6 +145,8 @@ class ModelConfig:
         data["features"] = self.features.to_dict()
         data["backbone"] = self.backbone.to_dict()
         data["objective"] = self.objective.to_dict()
+        if self.learning_rate_schedule is not None:
+            data["learning_rate_schedule"] = self.learning_rate_schedule.to_dict()
         data["tower_units"] = list(self.tower_units)
         data["task_weights"] = dict(self.task_weights)
         return data
@@ -154,9 +172,19 @@ def _one_of(field: str, value, allowed) -> None:
         raise ValueError(f"ModelConfig.{field} must be one of {list(allowed)}, got {value!r}.")
 
 
+def _check_win_weights(floor, clip) -> None:
+    """The 1/p_win weights' bounds, checked here rather than when the model is built."""
+    if isinstance(floor, bool) or not isinstance(floor, (int, float)) or not 0.0 < floor < 1.0:
+        raise ValueError(f"ModelConfig.win_propensity_floor must be in (0, 1), got {floor!r}: p_win is floored "
+                         "there before 1/p_win, so 0 allows unbounded weights and 1 makes every weight 1.")
+    if isinstance(clip, bool) or not isinstance(clip, (int, float)) or not clip >= 1.0:
+        raise ValueError(f"ModelConfig.win_weight_clip must be >= 1, got {clip!r}: it caps the weight 1/p_win, "
+                         "which is at least 1.")
+
+
 def _reject_flat_sections(data: Dict[str, Any]) -> None:
     """Settings written at the top level (the pre-0.2 flat layout) name the section they belong in."""
-    for kind, table in (("backbone", BACKBONES), ("objective", OBJECTIVES)):
+    for kind, table in (("backbone", BACKBONES), ("objective", OBJECTIVES), ("learning_rate_schedule", SCHEDULES)):
         for key in data:
             owners = [n for n, s in table.items() if key in {f.name for f in dataclasses.fields(s)}]
             if owners:

@@ -4,7 +4,7 @@ L_total = Σ_k λ_k L_k: the tasks own their losses and metrics, the model only 
 """
 from __future__ import annotations
 
-from typing import Dict, Union
+from typing import Dict, Optional, Union
 
 import tensorflow as tf
 import tensorflow_recommenders as tfrs
@@ -12,7 +12,7 @@ import tf_keras as keras
 
 from mtl_keras import names
 from mtl_keras.config import ModelConfig
-from mtl_keras.optimizers import LazyAdam
+from mtl_keras.optimizers import build_optimizer
 from mtl_keras.layers import SharedEmbedding, Tower
 from mtl_keras.tasks import WinPropensityWeights
 from mtl_keras.weighting import TaskWeighting
@@ -145,13 +145,16 @@ class MultiTaskModel(tfrs.models.Model):
         return cls(ModelConfig.from_dict(config["config"]), name=config.get("name"))
 
 
-def build_model(config: Union[ModelConfig, dict], compile: bool = True) -> MultiTaskModel:  # noqa: A002
-    """Builds (and by default compiles with `config.optimizer` at `config.learning_rate` and
-    `config.steps_per_execution`) a MultiTaskModel."""
+def build_model(config: Union[ModelConfig, dict], compile: bool = True,  # noqa: A002
+                total_steps: Optional[int] = None) -> MultiTaskModel:
+    """Builds (and by default compiles with `config.optimizer` at `config.learning_rate`, on
+    `config.learning_rate_schedule` when set, and `config.steps_per_execution`) a MultiTaskModel.
+
+    `total_steps`: the number of training steps, which a "cosine" schedule decays over
+    (`training.train` passes it); other settings ignore it.
+    """
     model = MultiTaskModel(config)
     if compile:
         cfg = model.model_config
-        optimizer = LazyAdam if cfg.optimizer == "lazy_adam" else keras.optimizers.Adam
-        model.compile(optimizer=optimizer(learning_rate=cfg.learning_rate),
-                      steps_per_execution=cfg.steps_per_execution)
+        model.compile(optimizer=build_optimizer(cfg, total_steps), steps_per_execution=cfg.steps_per_execution)
     return model

@@ -6,9 +6,10 @@ from typing import Dict, List, Optional, Tuple
 import numpy as np
 import pandas as pd
 
-from mtl_keras import data, names
+from mtl_keras import data, early_stopping
 from mtl_keras.config import ModelConfig
-from mtl_keras.metrics import calibration_ratio, expected_calibration_error, log_loss, roc_auc
+# Re-exported: training.predict / evaluate / binary_report are the documented entry points.
+from mtl_keras.evaluation import binary_report, evaluate, predict  # noqa: F401
 
 
 def _click_propensity_column(config: ModelConfig) -> Optional[str]:
@@ -35,19 +36,35 @@ def prepare(frame: pd.DataFrame, config: ModelConfig):
 
 
 def train(config: ModelConfig, train_frame: pd.DataFrame, eval_frame: Optional[pd.DataFrame] = None,
-          verbose: int = 1, callbacks=None):
+          verbose: int = 1, callbacks=None, validation_frame: Optional[pd.DataFrame] = None):
     """Builds, fits and returns (model, keras History).
 
-    With `config.validation_fraction` > 0, that share of the training impressions (drawn with
-    `config.seed`) is held out: the validation loss is computed `evaluations_per_epoch` times per
-    epoch, training stops after `early_stopping_patience` evaluations without improvement and the
-    best weights are restored. Otherwise `eval_frame`, when given, is evaluated after every epoch
-    (reported in the History, never steering training).
+    Validation rows steer training when `config.validation_fraction` > 0 (that share of the
+    training impressions, drawn with `config.seed`, is held out) or when `validation_frame` is
+    given (its impressions; not both): `config.early_stopping_metric` (default the loss) is
+    computed on them `evaluations_per_epoch` times per epoch, training stops after
+    `early_stopping_patience` evaluations without improvement, the best weights are restored and
+    then, with `intercept_refit_steps`, the output biases are refitted on them. Otherwise
+    `eval_frame`, when given, is evaluated after every epoch (reported in the History, never
+    steering training; ignored when validation_fraction > 0).
+
+    With `config.learning_rate_schedule`, the schedule runs over the planned optimizer steps
+    (epochs x batches per epoch), whether or not early stopping ends training sooner.
     """
     import tf_keras as keras
 
     from mtl_keras.models import build_model
 
+    if validation_frame is not None and config.validation_fraction > 0:
+        raise ValueError(f"Give either validation_frame or validation_fraction > 0 (got "
+                         f"{config.validation_fraction}), not both: both choose the rows that steer early stopping.")
+    if validation_frame is not None and eval_frame is not None:
+        raise ValueError("Give either validation_frame (steers early stopping) or eval_frame (only reported), "
+                         "not both.")
+    steered = config.validation_fraction > 0 or validation_frame is not None
+    if not steered and config.early_stopping_metric != early_stopping.DEFAULT_METRIC:
+        raise ValueError(f"early_stopping_metric={config.early_stopping_metric!r} needs validation rows: set "
+                         "validation_fraction > 0 or pass validation_frame.")
     # Python, NumPy and TF seeds: tf_keras draws unseeded initializer seeds from Python's `random`.
     keras.utils.set_random_seed(config.seed)
     train_arrays = prepare(train_frame, config)
@@ -55,22 +72,26 @@ def train(config: ModelConfig, train_frame: pd.DataFrame, eval_frame: Optional[p
     validation = None
     if config.validation_fraction > 0:
         train_arrays, validation = _hold_out(train_arrays, config.validation_fraction, config.seed)
-        fit_args["callbacks"].append(keras.callbacks.EarlyStopping(
-            monitor="val_loss", patience=config.early_stopping_patience, restore_best_weights=True))
+    elif validation_frame is not None:
+        validation = prepare(validation_frame, config)
     elif eval_frame is not None:
         validation = prepare(eval_frame, config)
+    if steered:
+        fit_args["callbacks"].append(early_stopping.callback(config))
     train_ds = data.make_dataset(train_arrays, config.batch_size, shuffle=True, seed=config.seed)
+    steps = int(train_ds.cardinality())
+    total_steps = config.epochs * steps
     if config.evaluations_per_epoch > 1:
         # Keras validates at the end of its epochs: cut each pass over the data into that many.
-        steps = int(train_ds.cardinality())
         train_ds = train_ds.repeat()
         fit_args.update(epochs=config.epochs * config.evaluations_per_epoch,
                         steps_per_epoch=-(-steps // config.evaluations_per_epoch))
+        total_steps = fit_args["epochs"] * fit_args["steps_per_epoch"]
     if validation is not None:
         fit_args["validation_data"] = data.make_dataset(validation, max(config.batch_size, 4096))
-    model = build_model(config)
+    model = build_model(config, total_steps=total_steps)
     history = model.fit(train_ds, **fit_args)
-    if config.validation_fraction > 0 and config.intercept_refit_steps:
+    if steered and config.intercept_refit_steps:
         refit_intercepts(model, validation, config.intercept_refit_steps)
     return model, history
 
@@ -123,41 +144,6 @@ def _hold_out(arrays: Dict[str, np.ndarray], fraction: float, seed: int):
         raise ValueError(f"validation_fraction={fraction} holds out {int(held.sum())} of {n} impressions; "
                          "give more data or a validation_fraction that leaves rows on both sides.")
     return {k: v[~held] for k, v in arrays.items()}, {k: v[held] for k, v in arrays.items()}
-
-
-def predict(model, frame: pd.DataFrame, batch_size: int = 8192) -> Dict[str, np.ndarray]:
-    """Predictions for every row of `frame` (requests or impressions) as flat numpy arrays."""
-    spec = model.model_config.features
-    data.validate_frame(frame, spec, labels=())
-    dataset = data.make_dataset(data.to_arrays(frame, spec), batch_size)
-    outputs = model.predict(dataset, verbose=0)
-    return {k: np.asarray(v).reshape(-1) for k, v in outputs.items()}
-
-
-def binary_report(labels, preds, num_bins: int = 10) -> Dict[str, float]:
-    labels = np.asarray(labels, dtype=np.float64)
-    return {
-        "count": int(labels.size),
-        "positives": int(labels.sum()),
-        "auc": roc_auc(labels, preds),
-        "log_loss": log_loss(labels, preds),
-        "ece": expected_calibration_error(labels, preds, num_bins=num_bins),
-        "calibration_ratio": calibration_ratio(labels, preds),
-    }
-
-
-def evaluate(model, frame: pd.DataFrame, num_bins: int = 10) -> Dict[str, Dict[str, float]]:
-    """Exact per-task metrics on the impressions of `frame`: CTR and CTCVR over impressions, CVR over clicks."""
-    frame = data.impressions(frame)
-    preds = predict(model, frame)
-    click = frame[names.CLICK].to_numpy(np.float64)
-    conversion = frame[names.CONVERSION].to_numpy(np.float64)
-    clicked = click == 1
-    return {
-        names.CTR: binary_report(click, preds[names.P_CTR], num_bins),
-        names.CTCVR: binary_report(click * conversion, preds[names.P_CTCVR], num_bins),
-        names.CVR: binary_report(conversion[clicked], preds[names.P_CVR][clicked], num_bins),
-    }
 
 
 def split(frame: pd.DataFrame, eval_fraction: float, seed: int) -> Tuple[pd.DataFrame, pd.DataFrame]:

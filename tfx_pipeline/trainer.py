@@ -114,13 +114,17 @@ def train_and_export(train_files: List[str], transform_output: str,
 
     strategy, role = distribution.strategy_from_tf_config(
         environ, min_shard_bytes=custom_config.get(PS_MIN_SHARD_BYTES_KEY, distribution.PS_MIN_SHARD_BYTES))
+    dataset_fn = functools.partial(make_dataset, train_files, tft_output, config)
+    steps_per_epoch = -(-train_steps // config.epochs) if train_steps else None
+    total_steps = None
+    if config.learning_rate_schedule is not None:  # a cosine schedule decays over every step
+        total_steps = config.epochs * (steps_per_epoch or training_strategies.count_batches(dataset_fn))
     keras.utils.set_random_seed(config.seed)
     with strategy.scope():
-        model = build_model(config)
+        model = build_model(config, total_steps=total_steps)
     fit = training_strategies.fit_for(strategy)
-    history = fit(model, functools.partial(make_dataset, train_files, tft_output, config),
-                  steps_per_epoch=-(-train_steps // config.epochs) if train_steps else None,
-                  epochs=config.epochs, verbose=2, callbacks=list(callbacks))
+    history = fit(model, dataset_fn, steps_per_epoch=steps_per_epoch, epochs=config.epochs, verbose=2,
+                  callbacks=list(callbacks))
     logs = {k: float(v[-1]) for k, v in history.history.items()}
 
     if fit is training_strategies.fit_parameter_server:

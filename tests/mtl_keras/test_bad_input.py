@@ -79,6 +79,13 @@ def test_labels_that_are_not_binary_or_conversions_without_click(frame_and_spec)
     ({"task_weights": {"ctcvr": 1.0}}, "task_weights"),
     ({"learning_rate": 0}, "learning_rate"),
     ({"steps_per_execution": 0}, "steps_per_execution"),
+    ({"win_propensity_floor": 0.0}, r"win_propensity_floor must be in \(0, 1\), got 0.0"),
+    ({"win_propensity_floor": 1.0}, r"win_propensity_floor must be in \(0, 1\), got 1.0"),
+    ({"win_propensity_floor": float("nan")}, "win_propensity_floor"),
+    ({"win_weight_clip": 0.5}, "win_weight_clip must be >= 1, got 0.5"),
+    ({"win_weighting": True, "win_weight_clip": -1.0}, "win_weight_clip"),
+    ({"learning_rate_schedule": {"name": "step", "every_steps": 0}}, "every_steps"),
+    ({"early_stopping_metric": "ctr_accuracy"}, "early_stopping_metric"),
 ])
 def test_invalid_model_config_arguments(frame_and_spec, override, field):
     _, spec = frame_and_spec
@@ -111,3 +118,48 @@ def test_model_config_json_round_trip(frame_and_spec):
     assert again == config and again.task_weights["cvr"] == 0.5
     with pytest.raises(ValueError, match="unknown keys"):
         ModelConfig.from_dict({**config.to_dict(), "num_expert": 3})
+
+
+def test_win_weight_bounds_fail_at_config_time_not_at_build_time(frame_and_spec):
+    _, spec = frame_and_spec
+    with pytest.raises(ValueError, match="ModelConfig.win_propensity_floor"):
+        ModelConfig.from_json(ModelConfig(features=spec).to_json().replace('"win_propensity_floor": 0.05',
+                                                                           '"win_propensity_floor": 0.0'))
+    config = ModelConfig(features=spec, win_weighting=True, win_propensity_floor=0.01, win_weight_clip=1.0)
+    assert config.win_propensity_floor == 0.01 and config.win_weight_clip == 1.0
+
+
+@pytest.fixture(scope="module")
+def untrained(frame_and_spec):
+    from mtl_keras.models import build_model
+
+    frame, spec = frame_and_spec
+    frame = frame.copy()
+    frame["w"] = 1.0
+    frame["pick"] = np.arange(len(frame)) % 2 == 0
+    return build_model(ModelConfig(features=spec, tower_units=[4])), frame
+
+
+@pytest.mark.parametrize("change, kwargs, message", [
+    (lambda f: f.assign(w=-f["w"]), {"weights": "w"}, "weights column 'w' must hold non-negative finite weights"),
+    (lambda f: f.assign(w=np.where(np.arange(len(f)) == 3, np.nan, 1.0)), {"weights": "w"},
+     "weights column 'w' .* 1 of the 500 rows of space 'impression' are negative, NaN or infinite"),
+    (lambda f: f.assign(w=np.inf), {"weights": "w"}, "weights column 'w'"),
+    (lambda f: f.assign(w=0.0), {"weights": "w"}, "weights column 'w' sums to 0"),
+    (lambda f: f.assign(w="a"), {"weights": "w"}, "weights column 'w' must be numeric"),
+    (lambda f: f, {"weights": "missing"}, "weights must be None or the name of a column.*'missing'"),
+    (lambda f: f.assign(pick=f["pick"].astype(int)), {"space": "pick"},
+     "space column 'pick' must be boolean .* got dtype int64"),
+    (lambda f: f.assign(pick=f["pick"].astype(object).where(f.index > 0, None)), {"space": "pick"},
+     "space column 'pick' must be boolean"),
+    (lambda f: f, {"space": "clicks"}, r"space must be one of \['impression', 'all'\] or the name of a boolean "
+                                       "column.*'clicks', which is not a column"),
+    (lambda f: f, {"space": 10}, "space must be one of"),
+    (lambda f: f.assign(pick=False), {"space": "pick"}, "space 'pick' selects no rows"),
+    (lambda f: f.assign(click=np.where(f.index == 0, np.nan, f["click"])), {"space": "all"},
+     "Label column 'click' must hold only 0 and 1 on the 500 rows of space 'all'"),
+])
+def test_evaluate_rejects_bad_weights_and_spaces_naming_the_column(untrained, change, kwargs, message):
+    model, frame = untrained
+    with pytest.raises(ValueError, match=message):
+        training.evaluate(model, change(frame.copy()), **kwargs)

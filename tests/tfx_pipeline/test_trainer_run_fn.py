@@ -81,3 +81,31 @@ def test_train_steps_are_total_steps_spread_over_the_epochs(tiny_runs, tmp_path)
     with pytest.raises(ValueError, match="train_steps"):
         train_and_export(files, graph, str(tmp_path / "bad"), trainer_custom_config(config, TransformConfig()),
                          train_steps=-1)
+
+
+def test_a_cosine_schedule_decays_over_every_step_of_the_trainer(tiny_runs, tmp_path):
+    import dataclasses
+
+    import tensorflow as tf
+    import tensorflow_transform as tft
+
+    workdir, _ = tiny_runs
+    files, graph = _transform_paths(workdir)
+    config = dataclasses.replace(tiny_model_config(feature_spec(tiny_simulation(), embedding_dim=4)), epochs=2,
+                                 learning_rate_schedule={"name": "cosine"})
+
+    class Schedule(tf.keras.callbacks.Callback):
+        def on_train_end(self, logs=None):
+            self.schedule = self.model.optimizer._learning_rate  # the LearningRateSchedule object
+
+    seen = Schedule()
+    # Without train_steps every epoch is one pass: the schedule is sized from the counted batches.
+    train_and_export(files, graph, str(tmp_path / "model"), trainer_custom_config(config, TransformConfig()),
+                     callbacks=[seen])
+    batches = sum(1 for _ in make_dataset(files, tft.TFTransformOutput(graph), config, shuffle=False))
+    total = config.epochs * batches
+    assert seen.schedule.get_config()["decay_steps"] == total
+    rate = lambda step: float(seen.schedule(step))  # noqa: E731
+    assert rate(0) == pytest.approx(config.learning_rate)
+    assert rate(total / 2) == pytest.approx(config.learning_rate / 2, rel=1e-5)  # cos(π/2) = 0
+    assert rate(total) == pytest.approx(0.0, abs=1e-9)

@@ -5,16 +5,12 @@ import sys
 
 import pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
 
 @pytest.fixture(scope="module")
 def train_speed():
-    sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
-    try:
-        import train_speed as module
-    finally:
-        sys.path.pop(0)
+    from benchmarks import train_speed as module
+
     return module
 
 
