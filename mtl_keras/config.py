@@ -129,13 +129,13 @@ class ModelConfig:
 
     @property
     def tower_names(self) -> List[str]:
-        """Towers the backbone feeds, as the objective declares them (CTR, CVR; DR adds imputation)."""
+        """Towers the backbone feeds, as the objective declares them (CTR, CVR; DR adds imputation; ctr / cvr one)."""
         return list(self.objective.towers)
 
     @property
     def data_columns(self) -> List[str]:
-        """Batch columns besides the features that training reads: labels, p_win, the objective's own."""
-        columns = list(names.LABEL_COLUMNS)
+        """Batch columns besides the features that training reads: the objective's labels, p_win, its own."""
+        columns = list(self.objective.labels)
         if self.win_weighting:
             columns.append(self.p_win_column)
         return columns + [c for c in self.objective.data_columns() if c not in columns]

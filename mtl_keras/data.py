@@ -8,7 +8,7 @@ from typing import Dict, Iterable, List, Optional
 import numpy as np
 import pandas as pd
 
-from mtl_keras import example_codec, names
+from mtl_keras import example_codec, names, vocabulary
 from mtl_keras.features import FeatureSpec
 
 _FORMATS = {".csv": "csv", ".parquet": "parquet", ".tfrecord": "tfrecord", ".tfrecords": "tfrecord",
@@ -85,13 +85,18 @@ def validate_frame(frame: pd.DataFrame, spec: FeatureSpec, labels: Iterable[str]
                              "clicks. Fix the log join.")
     for feature in spec.categorical:
         values = frame[feature.name]
+        if feature.learns_vocabulary:
+            vocabulary.check_values(feature, values)
+            continue
         if not pd.api.types.is_integer_dtype(values):
             if values.isna().any():
                 raise ValueError(f"Categorical feature {feature.name!r} has {int(values.isna().sum())} missing "
                                  "values; fill them with an id (e.g. a reserved 0) before training.")
             if not pd.api.types.is_numeric_dtype(values) or not np.all(np.mod(values, 1) == 0):
                 raise ValueError(f"Categorical feature {feature.name!r} has dtype {values.dtype}; it must hold "
-                                 "integer ids. Map strings to ids first (or use the tf.Transform pipeline).")
+                                 "integer ids. Fix: give it a vocabulary (CategoricalFeature(name, "
+                                 "num_oov_buckets=1), then spec = mtl_keras.vocabulary.learn_vocabularies(spec, "
+                                 "train_frame)), map strings to ids first, or use the tf.Transform pipeline.")
         if feature.vocabulary_size is not None and len(values):
             low, high = int(values.min()), int(values.max())
             if low < 0 or high >= feature.vocabulary_size:
@@ -114,8 +119,12 @@ def validate_frame(frame: pd.DataFrame, spec: FeatureSpec, labels: Iterable[str]
 
 
 def to_arrays(frame: pd.DataFrame, spec: FeatureSpec, extra: Iterable[str] = ()) -> Dict[str, np.ndarray]:
-    """Feature columns as int64 / float32 arrays, plus the `extra` columns (labels, p_win) as float32."""
-    arrays = {f.name: frame[f.name].to_numpy().astype(np.int64) for f in spec.categorical}
+    """Feature columns as int64 / float32 arrays, plus the `extra` columns (labels, p_win) as float32.
+
+    Vocabulary features are mapped from raw values to ids with `vocabulary.encode_column`, the
+    mapping the exported SavedModel applies to raw serving inputs."""
+    arrays = {f.name: vocabulary.encode_column(f, frame[f.name]) if f.learns_vocabulary
+              else frame[f.name].to_numpy().astype(np.int64) for f in spec.categorical}
     arrays.update({f.name: frame[f.name].to_numpy().astype(np.float32) for f in spec.numeric})
     arrays.update({c: frame[c].to_numpy().astype(np.float32) for c in extra})
     return arrays

@@ -55,7 +55,8 @@ def _predict_function(model):
 
 def predict(model, frame: pd.DataFrame, batch_size: int = 8192) -> Dict[str, np.ndarray]:
     """Predictions for every row of `frame` (requests or impressions): a flat float32 numpy array per
-    model output (`p_ctr`, `p_cvr`, `p_ctcvr`, and `p_imp` for ESCM²-DR), in the frame's row order.
+    model output (`p_ctr`, `p_cvr`, `p_ctcvr`, and `p_imp` for ESCM²-DR; only `p_ctr` or `p_cvr` for the
+    single-task objectives `ctr` / `cvr`), in the frame's row order.
 
     The model runs in one tf.function per model with a fixed input signature, so calls with frames
     and batches of any length trace it once."""
@@ -126,16 +127,23 @@ def _weights(rows: pd.DataFrame, weights, space) -> Optional[np.ndarray]:
 
 def evaluate(model, frame: pd.DataFrame, space: str = SPACE_IMPRESSION, weights: Optional[str] = None,
              num_bins: int = 10) -> Dict[str, Dict[str, float]]:
-    """Exact metrics of every task (`ctr`, `ctcvr`, `cvr`) on the rows of `frame` in `space`.
+    """Exact metrics of every task the model predicts (`ctr`, `ctcvr`, `cvr`) on the rows of `frame` in `space`.
 
     Returns {task: binary_report(...)}: count, positives, auc, log_loss, ece (over `num_bins`
     equal-weight bins), calibration_ratio (Σ w·pred / Σ w·label), plus weight and weighted_positives
-    when `weights` is given. See the module docstring for the spaces and weights.
+    when `weights` is given. See the module docstring for the spaces and weights. A single-tower
+    model reports only its task (objective `ctr`: `ctr`, needing only `click`; `cvr`: `cvr`, needing
+    only `conversion`); `ctcvr` needs both towers. A CVR-only model in space "impression" is scored
+    on the rows with click=1 when the frame has a click column, on every row (a log of clicks) when not.
     """
     rows = space_rows(frame, space)
     if rows.empty:
         raise ValueError(f"space {space!r} selects no rows of the frame ({len(frame)} rows); nothing to evaluate.")
-    for column in names.LABEL_COLUMNS:
+    towers = set(model.model_config.tower_names)
+    has_ctr, has_cvr = names.CTR in towers, names.CVR in towers
+    checked = [c for c, needed in ((names.CLICK, has_ctr or (has_cvr and names.CLICK in rows.columns)),
+                                   (names.CONVERSION, has_cvr)) if needed]
+    for column in checked:
         if column not in rows.columns:
             raise ValueError(f"Label column {column!r} is missing from the evaluation frame.")
         values = rows[column]
@@ -144,12 +152,16 @@ def evaluate(model, frame: pd.DataFrame, space: str = SPACE_IMPRESSION, weights:
                              f"{space!r}; it has {int((~values.isin([0, 1])).sum())} other values (or NaN).")
     w = _weights(rows, weights, space)
     preds = predict(model, rows)
-    click = rows[names.CLICK].to_numpy(np.float64)
-    conversion = rows[names.CONVERSION].to_numpy(np.float64)
-    cvr_rows = click == 1 if space == SPACE_IMPRESSION else np.ones(len(rows), dtype=bool)
-    return {
-        names.CTR: binary_report(click, preds[names.P_CTR], num_bins, w),
-        names.CTCVR: binary_report(click * conversion, preds[names.P_CTCVR], num_bins, w),
-        names.CVR: binary_report(conversion[cvr_rows], preds[names.P_CVR][cvr_rows], num_bins,
-                                 None if w is None else w[cvr_rows]),
-    }
+    click = rows[names.CLICK].to_numpy(np.float64) if names.CLICK in checked else None
+    report = {}
+    if has_ctr:
+        report[names.CTR] = binary_report(click, preds[names.P_CTR], num_bins, w)
+    if has_ctr and has_cvr:
+        conversion = rows[names.CONVERSION].to_numpy(np.float64)
+        report[names.CTCVR] = binary_report(click * conversion, preds[names.P_CTCVR], num_bins, w)
+    if has_cvr:
+        conversion = rows[names.CONVERSION].to_numpy(np.float64)
+        cvr_rows = click == 1 if space == SPACE_IMPRESSION and click is not None else np.ones(len(rows), dtype=bool)
+        report[names.CVR] = binary_report(conversion[cvr_rows], preds[names.P_CVR][cvr_rows], num_bins,
+                                          None if w is None else w[cvr_rows])
+    return report

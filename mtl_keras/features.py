@@ -3,18 +3,25 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence, Union
 
 from mtl_keras import dataclass_dict, names
 
 
 @dataclasses.dataclass(frozen=True)
 class CategoricalFeature:
-    """An integer id feature looked up in an embedding table.
+    """A categorical feature looked up in an embedding table. Three kinds:
 
-    Exactly one of `vocabulary_size` (ids must lie in [0, vocabulary_size)) or `hash_buckets`
-    (any int64 id, hashed into that many rows) is set. Features with the same `shared_table`
-    share one table; their sizes and `embedding_dim` must then agree.
+    - `vocabulary_size`: integer ids in [0, vocabulary_size), mapped by the caller.
+    - `hash_buckets`: any int64 id, hashed into that many rows.
+    - a vocabulary: raw values (all strings or all ints). Declare it with `num_oov_buckets >= 1`
+      and no size; `mtl_keras.vocabulary.learn_vocabularies` fills `vocabulary` from training
+      data (values seen `min_count` times or more, most frequent first, at most `max_size`). Id
+      layout: [0, num_oov_buckets) for values outside the vocabulary, then the vocabulary in
+      order; `vocabulary_size` is set to len(vocabulary) + num_oov_buckets.
+
+    Features with the same `shared_table` share one table; their sizes, `embedding_dim` and
+    vocabularies must then agree.
     """
 
     name: str
@@ -22,28 +29,89 @@ class CategoricalFeature:
     hash_buckets: Optional[int] = None
     embedding_dim: int = 8
     shared_table: Optional[str] = None
+    vocabulary: Optional[Sequence[Union[str, int]]] = None
+    num_oov_buckets: int = 0
+    min_count: int = 1
+    max_size: Optional[int] = None
 
     def __post_init__(self):
         _check_name(self.name, "CategoricalFeature.name")
-        if (self.vocabulary_size is None) == (self.hash_buckets is None):
-            raise ValueError(
-                f"CategoricalFeature {self.name!r}: set exactly one of vocabulary_size or hash_buckets, "
-                f"got vocabulary_size={self.vocabulary_size}, hash_buckets={self.hash_buckets}."
-            )
-        for field in ("vocabulary_size", "hash_buckets", "embedding_dim"):
+        for field in ("vocabulary_size", "hash_buckets", "embedding_dim", "min_count", "max_size"):
             value = getattr(self, field)
-            if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
+            if value is not None and not _positive_int(value):
                 raise ValueError(
                     f"CategoricalFeature {self.name!r}: {field} must be a positive int, got {value!r}."
                 )
+        if not (_positive_int(self.num_oov_buckets) or self.num_oov_buckets == 0):
+            raise ValueError(f"CategoricalFeature {self.name!r}: num_oov_buckets must be an int >= 0, "
+                             f"got {self.num_oov_buckets!r}.")
+        if self.vocabulary is not None:
+            self._check_vocabulary()
+        elif self.num_oov_buckets and (self.vocabulary_size is not None or self.hash_buckets is not None):
+            raise ValueError(
+                f"CategoricalFeature {self.name!r}: num_oov_buckets={self.num_oov_buckets} needs a vocabulary; "
+                "drop vocabulary_size/hash_buckets and learn one (mtl_keras.vocabulary.learn_vocabularies), "
+                "or set num_oov_buckets=0 for integer ids."
+            )
+        elif self.num_oov_buckets == 0 and (self.vocabulary_size is None) == (self.hash_buckets is None):
+            raise ValueError(
+                f"CategoricalFeature {self.name!r}: set exactly one of vocabulary_size or hash_buckets "
+                f"(or num_oov_buckets >= 1 to learn a vocabulary), got vocabulary_size={self.vocabulary_size}, "
+                f"hash_buckets={self.hash_buckets}."
+            )
+
+    def _check_vocabulary(self) -> None:
+        vocabulary = tuple(self.vocabulary)
+        object.__setattr__(self, "vocabulary", vocabulary)
+        where = f"CategoricalFeature {self.name!r}"
+        if self.hash_buckets is not None:
+            raise ValueError(f"{where}: set either a vocabulary or hash_buckets, not both.")
+        if self.num_oov_buckets < 1:
+            raise ValueError(f"{where}: a vocabulary needs num_oov_buckets >= 1 (ids for unseen values), "
+                             f"got {self.num_oov_buckets}.")
+        if not (all(isinstance(v, str) for v in vocabulary)
+                or all(isinstance(v, int) and not isinstance(v, bool) for v in vocabulary)):
+            raise ValueError(f"{where}: the vocabulary must hold only strings or only ints.")
+        if len(set(vocabulary)) != len(vocabulary):
+            raise ValueError(f"{where}: the vocabulary has repeated values.")
+        size = len(vocabulary) + self.num_oov_buckets
+        if self.vocabulary_size is not None and self.vocabulary_size != size:
+            raise ValueError(f"{where}: vocabulary_size={self.vocabulary_size} but the vocabulary has "
+                             f"{len(vocabulary)} values + {self.num_oov_buckets} OOV buckets = {size} ids; "
+                             "leave vocabulary_size unset.")
+        object.__setattr__(self, "vocabulary_size", size)
+
+    @property
+    def learns_vocabulary(self) -> bool:
+        """True for a feature that maps raw values through a (learned or still missing) vocabulary."""
+        return self.num_oov_buckets > 0
+
+    @property
+    def string_values(self) -> bool:
+        """True when the feature's raw values are strings (a vocabulary of strings)."""
+        return bool(self.vocabulary) and isinstance(self.vocabulary[0], str)
 
     @property
     def table_name(self) -> str:
         return self.shared_table or self.name
 
     @property
-    def num_rows(self) -> int:
+    def num_rows(self) -> Optional[int]:
+        """Rows of the embedding table; None for a vocabulary not learned yet."""
         return self.hash_buckets if self.hash_buckets is not None else self.vocabulary_size
+
+    def to_dict(self) -> Dict[str, Any]:
+        """The fields as a JSON-ready dict; the vocabulary fields only when used."""
+        data = dataclasses.asdict(self)
+        if not self.learns_vocabulary:
+            for field in _VOCABULARY_FIELDS:
+                data.pop(field)
+        elif data["vocabulary"] is not None:
+            data["vocabulary"] = list(data["vocabulary"])
+        return data
+
+
+_VOCABULARY_FIELDS = ("vocabulary", "num_oov_buckets", "min_count", "max_size")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -80,12 +148,10 @@ class FeatureSpec:
         tables: Dict[str, CategoricalFeature] = {}
         for feature in self.categorical:
             other = tables.setdefault(feature.table_name, feature)
-            if (other.num_rows, other.embedding_dim, other.hash_buckets is None) != (
-                feature.num_rows, feature.embedding_dim, feature.hash_buckets is None
-            ):
+            if _table_key(other) != _table_key(feature):
                 raise ValueError(
                     f"FeatureSpec: features {other.name!r} and {feature.name!r} share table "
-                    f"{feature.table_name!r} but differ in size, hashing or embedding_dim; make them equal."
+                    f"{feature.table_name!r} but differ in size, hashing, vocabulary or embedding_dim; make them equal."
                 )
 
     @property
@@ -103,7 +169,7 @@ class FeatureSpec:
 
     def to_dict(self) -> Dict[str, Any]:
         return {
-            "categorical": [dataclasses.asdict(f) for f in self.categorical],
+            "categorical": [f.to_dict() for f in self.categorical],
             "numeric": [dataclasses.asdict(f) for f in self.numeric],
         }
 
@@ -130,3 +196,12 @@ def _check_name(name: str, field: str) -> None:
         raise ValueError(f"{field} must be a non-empty string, got {name!r}.")
     if name in names.FUNNEL_COLUMNS or name in names.GROUND_TRUTH_COLUMNS:
         raise ValueError(f"{field}={name!r} is a label/funnel column and cannot be a model feature; rename it.")
+
+
+def _positive_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
+
+
+def _table_key(feature: CategoricalFeature):
+    return (feature.num_rows, feature.embedding_dim, feature.hash_buckets is None, feature.vocabulary,
+            feature.num_oov_buckets, feature.min_count, feature.max_size)

@@ -1,5 +1,7 @@
 """MultiTaskModel: shared embeddings → backbone → towers → {p_ctr, p_cvr, p_ctcvr[, p_imp]}.
 
+Only the objective's towers are built: the single-task objectives `ctr` / `cvr` give {p_ctr} / {p_cvr}.
+
 L_total = Σ_k λ_k L_k: the tasks own their losses and metrics, the model only weights and sums them.
 """
 from __future__ import annotations
@@ -24,8 +26,9 @@ class MultiTaskModel(tfrs.models.Model):
 
     Called on a dict of feature tensors ([batch] each; extra keys such as labels are ignored), it
     returns a dict of [batch, 1] probabilities keyed by `names.P_CTR`, `P_CVR`, `P_CTCVR` (and
-    `P_IMP` for ESCM²-DR). `fit` expects batches that also hold `click`, `conversion` and, with
-    `win_weighting`, the p_win column.
+    `P_IMP` for ESCM²-DR); a model of one tower returns only its probability (`P_CTR` or `P_CVR`;
+    `P_CTCVR` needs both towers). `fit` expects batches that also hold the objective's labels
+    (`config.objective.labels`) and, with `win_weighting`, the p_win column.
     """
 
     def __init__(self, config: Union[ModelConfig, dict], **kwargs):
@@ -64,8 +67,9 @@ class MultiTaskModel(tfrs.models.Model):
         # Losses and probabilities in float32, also under a mixed_bfloat16 policy.
         out = {f"{t}_logit": tf.cast(tower(towers[t], training=training), tf.float32) for t, tower in
                zip(self.model_config.tower_names, self.towers)}
-        out[names.LOG_P_CTCVR] = tf.math.log_sigmoid(out[names.CTR_LOGIT]) + tf.math.log_sigmoid(
-            out[names.CVR_LOGIT])
+        if names.CTR_LOGIT in out and names.CVR_LOGIT in out:
+            out[names.LOG_P_CTCVR] = tf.math.log_sigmoid(out[names.CTR_LOGIT]) + tf.math.log_sigmoid(
+                out[names.CVR_LOGIT])
         return out
 
     # Autograph is not needed (no tensor-dependent Python control flow here) and converting
@@ -85,11 +89,12 @@ class MultiTaskModel(tfrs.models.Model):
     @tf.autograph.experimental.do_not_convert
     def call(self, features, training=False):
         internal = self.logits(features, training=training)
-        outputs = {
-            names.P_CTR: tf.sigmoid(internal[names.CTR_LOGIT]),
-            names.P_CVR: tf.sigmoid(internal[names.CVR_LOGIT]),
-            names.P_CTCVR: tf.exp(internal[names.LOG_P_CTCVR]),
-        }
+        outputs = {}
+        for output, logit in ((names.P_CTR, names.CTR_LOGIT), (names.P_CVR, names.CVR_LOGIT)):
+            if logit in internal:
+                outputs[output] = tf.sigmoid(internal[logit])
+        if names.LOG_P_CTCVR in internal:
+            outputs[names.P_CTCVR] = tf.exp(internal[names.LOG_P_CTCVR])
         if names.IMP_LOGIT in internal:
             outputs[names.P_IMP] = tf.sigmoid(internal[names.IMP_LOGIT])
         return outputs
@@ -107,9 +112,9 @@ class MultiTaskModel(tfrs.models.Model):
         return dict(zip(self.model_config.tower_names, section.final_gates(gate_weights)))
 
     def example_weights(self, batch) -> tf.Tensor:
-        click = batch[names.CLICK]
         if self.win_weights is None:
-            return tf.ones_like(tf.reshape(tf.cast(click, tf.float32), [-1]))
+            any_label = batch[self.model_config.objective.labels[0]]
+            return tf.ones_like(tf.reshape(tf.cast(any_label, tf.float32), [-1]))
         return self.win_weights(batch[self.model_config.p_win_column])
 
     def compute_loss(self, batch, training: bool = False) -> tf.Tensor:

@@ -1,15 +1,19 @@
 """Fit and evaluate a MultiTaskModel on DataFrames (the path behind `mtl-ads train` and notebooks)."""
 from __future__ import annotations
 
+import dataclasses
+import logging
 from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 import pandas as pd
 
-from mtl_keras import data, early_stopping
+from mtl_keras import data, early_stopping, names
 from mtl_keras.config import ModelConfig
 # Re-exported: training.predict / evaluate / binary_report are the documented entry points.
 from mtl_keras.evaluation import binary_report, evaluate, predict  # noqa: F401
+
+logger = logging.getLogger(__name__)
 
 
 def _click_propensity_column(config: ModelConfig) -> Optional[str]:
@@ -17,12 +21,35 @@ def _click_propensity_column(config: ModelConfig) -> Optional[str]:
     return getattr(config.objective, "click_propensity_column", None)
 
 
+def _clicked_rows(frame: pd.DataFrame, config: ModelConfig) -> pd.DataFrame:
+    """For an objective that reads every row as a click (`cvr`): the rows with click=1 of a frame that
+    has a click column (validated first; the dropped count is logged), the whole frame otherwise."""
+    if not config.objective.clicked_rows_only or names.CLICK not in frame.columns:
+        return frame
+    data.validate_frame(frame, config.features, labels=(names.CLICK,) + tuple(config.objective.labels))
+    clicked = frame[names.CLICK].to_numpy() == 1
+    if not clicked.any():
+        raise ValueError(f"Objective {config.objective.name!r} trains on clicked rows; the data's {len(frame)} "
+                         "impressions have no click=1.")
+    if not clicked.all():
+        logger.warning("Objective %r trains on clicked rows only: dropped %d of %d rows with click=0.",
+                       config.objective.name, int((~clicked).sum()), len(frame))
+    return frame[clicked].reset_index(drop=True)
+
+
 def prepare(frame: pd.DataFrame, config: ModelConfig):
-    """Validated impression arrays of `frame` for `config` (lost requests are dropped: no labels)."""
+    """Validated impression arrays of `frame` for `config` (lost requests are dropped: no labels).
+
+    Only the objective's labels (`config.objective.labels`) must be columns: CTR-only data needs no
+    conversion column; CVR-only data (objective `cvr`) needs no click column, and when it has one,
+    its click=0 rows are dropped (the count is logged at WARNING on `mtl_keras.training`).
+    """
     frame = data.impressions(frame)
     if frame.empty:
         raise ValueError("The data has no won impressions (won=1); the model trains on impressions only.")
-    data.validate_frame(frame, config.features, p_win_column=config.p_win_column if config.win_weighting else None)
+    frame = _clicked_rows(frame, config)
+    data.validate_frame(frame, config.features, labels=config.objective.labels,
+                        p_win_column=config.p_win_column if config.win_weighting else None)
     column = _click_propensity_column(config)
     if column:
         if column not in frame.columns:
@@ -48,6 +75,9 @@ def train(config: ModelConfig, train_frame: pd.DataFrame, eval_frame: Optional[p
     `eval_frame`, when given, is evaluated after every epoch (reported in the History, never
     steering training; ignored when validation_fraction > 0).
 
+    Vocabularies still to learn (features with `num_oov_buckets` and no `vocabulary`) are learned
+    from `train_frame`: use the returned `model.model_config` afterwards.
+
     With `config.learning_rate_schedule`, the schedule runs over the planned optimizer steps
     (epochs x batches per epoch), whether or not early stopping ends training sooner.
     """
@@ -65,6 +95,12 @@ def train(config: ModelConfig, train_frame: pd.DataFrame, eval_frame: Optional[p
     if not steered and config.early_stopping_metric != early_stopping.DEFAULT_METRIC:
         raise ValueError(f"early_stopping_metric={config.early_stopping_metric!r} needs validation rows: set "
                          "validation_fraction > 0 or pass validation_frame.")
+    # Features declared with num_oov_buckets and no vocabulary yet learn it from the training
+    # rows; the returned model's config holds it, and so does everything saved from it.
+    if any(f.learns_vocabulary and f.vocabulary is None for f in config.features.categorical):
+        from mtl_keras.vocabulary import learn_vocabularies
+
+        config = dataclasses.replace(config, features=learn_vocabularies(config.features, train_frame))
     # Python, NumPy and TF seeds: tf_keras draws unseeded initializer seeds from Python's `random`.
     keras.utils.set_random_seed(config.seed)
     train_arrays = prepare(train_frame, config)

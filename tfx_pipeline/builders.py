@@ -178,6 +178,11 @@ def build_train(examples: Channel, transform_graph: Channel, schema: Channel, mo
     `train_steps` is TrainArgs.num_steps (None: one pass per epoch). `vertex_training`
     ({"project", "region", "worker_pool_specs"}) runs it as a Vertex AI CustomJob instead.
     """
+    if not {names.CTR, names.CVR} <= set(model_config.tower_names):
+        # The Evaluator's EvalConfig and blessing read p_ctr, p_cvr and p_ctcvr.
+        raise ValueError(f"The pipeline trains funnel objectives (CTR and CVR towers); objective "
+                         f"{model_config.objective.name!r} has towers {model_config.tower_names}. Use one of "
+                         "naive, esmm, escm2_ips, escm2_dr, or train a single-task model with mtl_keras.training.")
     custom_config = trainer_custom_config(model_config, transform_config or TransformConfig())
     trainer_class = tfx.components.Trainer
     if vertex_training is not None:

@@ -54,6 +54,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         train_frame, eval_frame = split(frame, args.eval_fraction, seed=config.seed)
     model, history = train(config, train_frame, eval_frame, verbose=args.verbose)
+    config = model.model_config  # with the vocabularies learned from the training rows, if any
     report = evaluate(model, eval_frame, num_bins=config.num_calibration_bins)
     os.makedirs(args.out, exist_ok=True)
     model.save(os.path.join(args.out, "saved_model"))

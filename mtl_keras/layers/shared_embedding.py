@@ -23,7 +23,8 @@ class SharedEmbedding(keras.layers.Layer):
       (`embeddings_dim{d}`), so a step does one gather and one sparse gradient per dimension
       instead of one per table; `table(name)` returns a table's rows.
     - Vocabulary features take integer ids in `[0, vocabulary_size)`; an id outside fails the step
-      with an InvalidArgumentError naming the features.
+      with an InvalidArgumentError naming the features. Features with a learned vocabulary take
+      the ids `mtl_keras.vocabulary.lookup` gives their raw values.
     - Hash-bucket features take integer or string ids; integers are formatted as decimal strings,
       and the bucket is `tf.strings.to_hash_bucket_fast` (FarmHash Fingerprint64 mod buckets),
       the same as `tf.feature_column.categorical_column_with_hash_bucket`: deterministic across
@@ -49,6 +50,12 @@ class SharedEmbedding(keras.layers.Layer):
                 f"{type(feature_spec).__name__}. Fix: pass spec.to_dict()."
             )
         self.spec = FeatureSpec.from_dict(dict(feature_spec))  # validates and normalises
+        pending = [f.name for f in self.spec.categorical if f.num_rows is None]
+        if pending:
+            raise ValueError(
+                f"SharedEmbedding: features {pending} have num_oov_buckets but no vocabulary yet. Fix: spec = "
+                "mtl_keras.vocabulary.learn_vocabularies(spec, train_frame) before building the model."
+            )
         self.embeddings_initializer = keras.initializers.get(embeddings_initializer)
         self._blocks = _row_blocks(self.spec)
 
@@ -132,6 +139,12 @@ class SharedEmbedding(keras.layers.Layer):
             if values.dtype != tf.string:
                 values = tf.strings.as_string(values)
             return tf.strings.to_hash_bucket_fast(values, feature.hash_buckets)
+        if not values.dtype.is_integer and feature.vocabulary is not None:
+            raise ValueError(
+                f"SharedEmbedding: feature {feature.name!r} takes the ids of its vocabulary, received "
+                f"{values.dtype.name} values. Fix: map raw values with mtl_keras.vocabulary.lookup (data.to_arrays "
+                "and the exported signatures do)."
+            )
         if not values.dtype.is_integer:
             raise ValueError(
                 f"SharedEmbedding: feature {feature.name!r} has a vocabulary and needs integer ids, received "

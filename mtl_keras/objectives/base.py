@@ -1,4 +1,4 @@
-"""Objective: the typed config section of one objective, which declares its towers, tasks and weights."""
+"""Objective: the typed config section of one objective, which declares its towers, labels, tasks and weights."""
 from __future__ import annotations
 
 import dataclasses
@@ -10,9 +10,17 @@ from mtl_keras.registry import Section
 
 @dataclasses.dataclass
 class Objective(Section):
-    """An objective's settings; the towers it needs, its tasks (each owns its loss) and their default λ."""
+    """An objective's settings; the towers it needs, the label columns it trains on, its tasks (each
+    owns its loss) and their default λ.
+
+    `labels`: the label columns the data must hold (training reads only these). `clicked_rows_only`:
+    the tasks read every row as a click (a log of clicked impressions); training drops the rows with
+    click=0 of data that has a click column.
+    """
 
     towers: ClassVar[Tuple[str, ...]] = (names.CTR, names.CVR)
+    labels: ClassVar[Tuple[str, ...]] = (names.CLICK, names.CONVERSION)
+    clicked_rows_only: ClassVar[bool] = False
     default_task_weights: ClassVar[Dict[str, float]] = {}
 
     def build_tasks(self, num_calibration_bins: int) -> Dict[str, object]:

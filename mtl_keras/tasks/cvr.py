@@ -25,3 +25,14 @@ class CVRTask(Task):
 
     def metric_inputs(self, batch, outputs):
         return batch[names.CONVERSION], tf.sigmoid(outputs[names.CVR_LOGIT]), label(batch, names.CLICK)
+
+
+class ClickedCVRTask(CVRTask):
+    """CVR over a log of clicked impressions (objective `cvr`): every row is a click, so the batch
+    needs no click column. L_CVR = Σ_i w_i · BCE(conversion_i, pCVR_i) / Σ_i w_i; metrics on every row."""
+
+    def compute_task_loss(self, batch, outputs, example_weight):
+        return losses.weighted_mean(self.per_example_error(batch, outputs), example_weight)
+
+    def metric_inputs(self, batch, outputs):
+        return batch[names.CONVERSION], tf.sigmoid(outputs[names.CVR_LOGIT]), None

@@ -5,7 +5,7 @@ from typing import Any, Dict, Mapping, Optional
 
 import tensorflow as tf
 
-from mtl_keras import names
+from mtl_keras import names, vocabulary
 from mtl_keras.features import FeatureSpec
 from serving import names as serving_names
 
@@ -20,6 +20,14 @@ def model_input_dtypes(feature_spec: FeatureSpec) -> Dict[str, tf.DType]:
     return dtypes
 
 
+def raw_input_dtypes(feature_spec: FeatureSpec) -> Dict[str, tf.DType]:
+    """The raw serving dtypes without a transform: as the model's, except for features with a
+    vocabulary, which take their raw values (tf.string or tf.int64) and are looked up in it."""
+    dtypes = model_input_dtypes(feature_spec)
+    dtypes.update({f.name: vocabulary.raw_dtype(f) for f in feature_spec.categorical if f.learns_vocabulary})
+    return dtypes
+
+
 def raw_feature_spec(feature_spec: Optional[FeatureSpec], tft_output: Any = None) -> Dict[str, Any]:
     """The tf.Example parse spec of the raw serving inputs (labels dropped).
 
@@ -29,7 +37,7 @@ def raw_feature_spec(feature_spec: Optional[FeatureSpec], tft_output: Any = None
     which the transform imputes).
     """
     if tft_output is None:
-        return {name: tf.io.FixedLenFeature([], dtype) for name, dtype in model_input_dtypes(feature_spec).items()}
+        return {name: tf.io.FixedLenFeature([], dtype) for name, dtype in raw_input_dtypes(feature_spec).items()}
     spec = {}
     for name, feature in tft_output.raw_feature_spec().items():
         if name in NON_FEATURE_COLUMNS:
@@ -69,6 +77,14 @@ class ServingModule(tf.Module):
         self.tft_layer = tft_output.transform_features_layer() if tft_output is not None else None
         self.win_model = win_model
         self._feature_spec = feature_spec
+        learned = [f for f in feature_spec.categorical if f.learns_vocabulary]
+        if learned and tft_output is not None:
+            raise ValueError(
+                f"Features {[f.name for f in learned]} have a vocabulary in the FeatureSpec, but with a tf.Transform "
+                "output the transform maps raw values to ids. Fix: use one of the two for these features."
+            )
+        # Tracked by the module, so the tables (and their keys) are saved in the SavedModel.
+        self.vocabulary_tables = {f.name: vocabulary.make_table(f) for f in learned}
         self._raw_spec = raw_feature_spec(feature_spec, tft_output)
         if serving_names.SERVING_INPUT_BIDS in self._raw_spec and win_model is not None:
             raise ValueError(f"A raw feature is named {serving_names.SERVING_INPUT_BIDS!r}, which the win signature needs.")
@@ -83,14 +99,22 @@ class ServingModule(tf.Module):
             features = self.tft_layer(features)
         dtypes = model_input_dtypes(self._feature_spec)
         # The model takes [batch] tensors; parsed or transformed [batch, 1] columns are flattened.
-        return {n: tf.cast(tf.reshape(features[n], [-1]), dtypes[n]) for n in self._feature_spec.names}
+        features = {n: tf.reshape(features[n], [-1]) for n in self._feature_spec.names}
+        for feature in self._feature_spec.categorical:
+            if feature.name in self.vocabulary_tables:
+                features[feature.name] = vocabulary.lookup(
+                    feature, features[feature.name], self.vocabulary_tables[feature.name])
+        return {n: tf.cast(x, dtypes[n]) for n, x in features.items()}
 
     def _predict(self, raw: Mapping[str, tf.Tensor]) -> Dict[str, tf.Tensor]:
+        # The prediction keys the model has: all three for a two-tower model, only p_ctr or p_cvr for a
+        # single-task one (objective ctr / cvr). Auxiliary outputs (p_imp) are not served.
         outputs = self.model(self._model_features(raw), training=False)
-        missing = [k for k in names.PREDICTION_KEYS if k not in outputs]
-        if missing:
-            raise ValueError(f"The model's output dict lacks {missing}; it has {sorted(outputs)}.")
-        return {k: tf.reshape(tf.cast(outputs[k], tf.float32), [-1]) for k in names.PREDICTION_KEYS}
+        keys = [k for k in names.PREDICTION_KEYS if k in outputs]
+        if not keys:
+            raise ValueError(f"The model's output dict has none of {list(names.PREDICTION_KEYS)}; "
+                             f"it has {sorted(outputs)}.")
+        return {k: tf.reshape(tf.cast(outputs[k], tf.float32), [-1]) for k in keys}
 
     def _shaped(self, raw: Mapping[str, tf.Tensor]) -> Dict[str, Any]:
         # Raw [batch] inputs in the form parsing would give: [batch], [batch, 1] or a SparseTensor

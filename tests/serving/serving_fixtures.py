@@ -48,4 +48,4 @@ def keras_predict(model, rows):
     spec_dtypes = {"user_id": np.int64, "ad_id": np.int64, "price": np.float32}
     features = {k: tf.constant(np.asarray([r[k] for r in rows], dtype=t)) for k, t in spec_dtypes.items()}
     outputs = model(features, training=False)
-    return {k: outputs[k].numpy().reshape(-1) for k in names.PREDICTION_KEYS}
+    return {k: outputs[k].numpy().reshape(-1) for k in names.PREDICTION_KEYS if k in outputs}

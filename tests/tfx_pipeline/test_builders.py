@@ -112,6 +112,14 @@ def test_train_stage_locally_and_as_a_vertex_job(config):
         b.build_train(*inputs, config, vertex_training={"project": "", "region": "r", "worker_pool_specs": pools})
 
 
+def test_train_stage_refuses_a_single_task_objective(config):
+    import dataclasses
+
+    inputs = (_channel(ARTIFACTS.Examples), _channel(ARTIFACTS.TransformGraph), _channel(ARTIFACTS.Schema))
+    with pytest.raises(ValueError, match=r"objective 'ctr' has towers \['ctr'\]"):
+        b.build_train(*inputs, dataclasses.replace(config, objective="ctr", task_weights=None))
+
+
 def test_evaluate_stage_blesses_against_the_latest_blessed_model(config):
     impressions, model = _channel(ARTIFACTS.Examples), _channel(ARTIFACTS.Model)
     stage = b.build_evaluate(impressions, model, config.features, eval_ipw=True, slice_features=[names.CLICK])

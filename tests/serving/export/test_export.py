@@ -123,3 +123,23 @@ def test_bad_warmup_rows_are_rejected_before_writing(tmp_path, model, spec):
     os.makedirs(os.path.join(base, "taken", "x"))
     with pytest.raises(ValueError, match="is not empty"):
         save_serving_model(model, spec, os.path.join(base, "taken"))
+
+
+def test_ctr_only_model_exports_and_serves_only_p_ctr(tmp_path, spec):
+    """A single-task model (objective ctr) exports; both signatures return its one output."""
+    from serving_fixtures import build_small_model
+
+    ctr_model = build_small_model(spec, objective="ctr")
+    want = keras_predict(ctr_model, ROWS)
+    assert set(want) == {names.P_CTR}
+    path = export_serving_model(ctr_model, spec, str(tmp_path / "ctr_only"), version=1,
+                                warmup_examples=sample_rows(3))
+    loaded = tf.saved_model.load(path)
+    default = loaded.signatures[serving_names.SERVING_DEFAULT]
+    assert set(default.structured_outputs) == {names.P_CTR}
+    got = default(examples=tf.constant(_examples(spec)))
+    columns = warmup.columns(ROWS, raw_feature_spec(spec))
+    got_raw = loaded.signatures[serving_names.SIGNATURE_PREDICT_RAW](**{k: tf.constant(v) for k, v in columns.items()})
+    assert set(got) == set(got_raw) == {names.P_CTR}
+    np.testing.assert_allclose(got[names.P_CTR].numpy(), want[names.P_CTR], rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(got_raw[names.P_CTR].numpy(), want[names.P_CTR], rtol=1e-6, atol=1e-7)
