@@ -5,7 +5,7 @@ import dataclasses
 import json
 from typing import Any, Dict, List, Optional, Union
 
-from mtl_keras import dataclass_dict, early_stopping, names
+from mtl_keras import dataclass_dict, early_stopping, names, row_weights
 from mtl_keras.backbones import BACKBONES, Backbone
 from mtl_keras.features import FeatureSpec
 from mtl_keras.objectives import OBJECTIVES, Objective
@@ -30,6 +30,12 @@ class ModelConfig:
     self-normalised per batch (`win_self_normalize`=True); the floor must be in (0, 1) and the clip
     >= 1. The ESCM² click weights (1/pCTR) are settings of the escm2_ips / escm2_dr sections.
 
+    `weight_columns` {task: column} ("*": every task; a task's own entry wins) multiplies each
+    row's weight by a column >= 0 (importance or business weights); a weight of 2 counts as the row
+    duplicated. The win weight is then one factor, unchanged by default; see mtl_keras.row_weights
+    for the normalisation. `weighted_metrics`: False (default) keeps AUC, log loss, ECE and the
+    calibration ratio unweighted; True weights them by the same raw per-row weights (win x column).
+
     `learning_rate_schedule` is None (constant `learning_rate`) or a section of
     `mtl_keras.schedules.SCHEDULES`: {"name": "cosine", "warmup_steps": 500, "alpha": 0.1} or
     {"name": "step", "every_steps": 10000, "factor": 0.5}.
@@ -51,7 +57,10 @@ class ModelConfig:
     win_propensity_floor: float = 0.05
     win_weight_clip: float = 20.0
     win_self_normalize: bool = True
+    # Per-row weights: {task: column} or {"*": column}; None: none (mtl_keras.row_weights).
+    weight_columns: Optional[Dict[str, str]] = None
     # Metrics.
+    weighted_metrics: bool = False  # True: metrics weighted by the tasks' per-row weights
     num_calibration_bins: int = 10
     train_metrics: bool = True  # False skips metric updates in training steps (faster)
     # Training.
@@ -121,6 +130,10 @@ class ModelConfig:
                                  f"{self.objective.name!r} does not have; its tasks are {sorted(weights)}.")
             weights[task] = float(weight)
         self.task_weights = weights
+        self.weight_columns = row_weights.check_weight_columns(self.weight_columns, self.task_names,
+                                                               self.objective.name)
+        if not isinstance(self.weighted_metrics, bool):
+            raise ValueError(f"ModelConfig.weighted_metrics must be True or False, got {self.weighted_metrics!r}.")
         early_stopping.check_metric(self.early_stopping_metric, self.task_names, self.objective.name)
 
     @property
@@ -134,11 +147,13 @@ class ModelConfig:
 
     @property
     def data_columns(self) -> List[str]:
-        """Batch columns besides the features that training reads: the objective's labels, p_win, its own."""
+        """Batch columns besides the features that training reads: the objective's labels, p_win, its own,
+        the weight columns."""
         columns = list(self.objective.labels)
         if self.win_weighting:
             columns.append(self.p_win_column)
-        return columns + [c for c in self.objective.data_columns() if c not in columns]
+        columns += [c for c in self.objective.data_columns() if c not in columns]
+        return columns + [c for c in row_weights.columns(self.weight_columns) if c not in columns]
 
     def to_dict(self) -> Dict[str, Any]:
         data = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
@@ -149,6 +164,7 @@ class ModelConfig:
             data["learning_rate_schedule"] = self.learning_rate_schedule.to_dict()
         data["tower_units"] = list(self.tower_units)
         data["task_weights"] = dict(self.task_weights)
+        data["weight_columns"] = None if self.weight_columns is None else dict(self.weight_columns)
         return data
 
     @classmethod

@@ -12,7 +12,7 @@ import tensorflow as tf
 import tensorflow_recommenders as tfrs
 import tf_keras as keras
 
-from mtl_keras import names
+from mtl_keras import names, propensity_weights, row_weights
 from mtl_keras.config import ModelConfig
 from mtl_keras.optimizers import build_optimizer
 from mtl_keras.layers import SharedEmbedding, Tower
@@ -117,13 +117,40 @@ class MultiTaskModel(tfrs.models.Model):
             return tf.ones_like(tf.reshape(tf.cast(any_label, tf.float32), [-1]))
         return self.win_weights(batch[self.model_config.p_win_column])
 
+    def task_example_weights(self, batch) -> Dict[str, tuple]:
+        """task -> (loss weights [batch], metric weights [batch] or None), per `mtl_keras.row_weights`.
+
+        A task without a weight column gets `example_weights(batch)`, as without weight columns.
+        Metric weights are None unless `weighted_metrics`: then the raw win weight x the column.
+        """
+        cfg = self.model_config
+        base = self.example_weights(batch)
+        win_raw = None
+        if self.win_weights is not None:
+            win_raw = propensity_weights.inverse_propensity_tf(batch[cfg.p_win_column], cfg.win_propensity_floor,
+                                                               cfg.win_weight_clip)
+        normalize_product = self.win_weights is None or cfg.win_self_normalize
+        out = {}
+        for task_name in self.tasks:
+            column = row_weights.task_column(cfg.weight_columns, task_name)
+            if column is None:
+                out[task_name] = (base, win_raw if cfg.weighted_metrics else None)
+                continue
+            column_weight = tf.reshape(tf.cast(batch[column], tf.float32), [-1])
+            raw = column_weight if win_raw is None else win_raw * column_weight
+            out[task_name] = (row_weights.combine(win_raw, column_weight, normalize_product),
+                              raw if cfg.weighted_metrics else None)
+        return out
+
     def compute_loss(self, batch, training: bool = False) -> tf.Tensor:
         internal = self.logits(batch, training=training)
-        example_weight = self.example_weights(batch)
+        weights = self.task_example_weights(batch)
         compute_metrics = self.model_config.train_metrics or not training
         task_losses = {}
         for task_name, task in self.tasks.items():
-            task_losses[task_name] = task(batch, internal, example_weight, compute_metrics=compute_metrics)
+            example_weight, metric_weight = weights[task_name]
+            task_losses[task_name] = task(batch, internal, example_weight, compute_metrics=compute_metrics,
+                                          metric_weight=metric_weight)
             self.task_losses[task_name].update_state(task_losses[task_name])
         return self.task_weighting(task_losses)
 

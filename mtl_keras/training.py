@@ -8,7 +8,7 @@ from typing import Dict, List, Optional, Tuple
 import numpy as np
 import pandas as pd
 
-from mtl_keras import data, early_stopping, names
+from mtl_keras import data, early_stopping, names, row_weights
 from mtl_keras.config import ModelConfig
 # Re-exported: training.predict / evaluate / binary_report are the documented entry points.
 from mtl_keras.evaluation import binary_report, evaluate, predict  # noqa: F401
@@ -59,6 +59,7 @@ def prepare(frame: pd.DataFrame, config: ModelConfig):
         if not np.all((values > 0) & (values <= 1)):
             raise ValueError(f"click_propensity_column {column!r} must hold probabilities in (0, 1]; found values "
                              f"in [{np.nanmin(values)}, {np.nanmax(values)}] or NaN.")
+    row_weights.validate_frame_weights(frame, config.weight_columns)
     return data.to_arrays(frame, config.features, extra=config.data_columns)
 
 

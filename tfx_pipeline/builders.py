@@ -183,6 +183,10 @@ def build_train(examples: Channel, transform_graph: Channel, schema: Channel, mo
         raise ValueError(f"The pipeline trains funnel objectives (CTR and CVR towers); objective "
                          f"{model_config.objective.name!r} has towers {model_config.tower_names}. Use one of "
                          "naive, esmm, escm2_ips, escm2_dr, or train a single-task model with mtl_keras.training.")
+    if model_config.weight_columns:
+        # The Trainer reads features, labels and p_win from the Transform output only.
+        raise ValueError(f"weight_columns {model_config.weight_columns} are not carried through the pipeline's "
+                         "Transform yet; train with mtl_keras.training (or mtl-ads train), or drop weight_columns.")
     custom_config = trainer_custom_config(model_config, transform_config or TransformConfig())
     trainer_class = tfx.components.Trainer
     if vertex_training is not None:

@@ -38,9 +38,15 @@ class Task(keras.layers.Layer):
         """Returns (labels, probabilities, sample_weight or None) for the metrics."""
         raise NotImplementedError
 
-    def call(self, batch, outputs, example_weight, compute_metrics: bool = True):
+    def call(self, batch, outputs, example_weight, compute_metrics: bool = True, metric_weight=None):
+        """`metric_weight` [batch] (ModelConfig.weighted_metrics): multiplies the metrics' own weights."""
         if compute_metrics:
             labels, probs, weight = self.metric_inputs(batch, outputs)
+            if metric_weight is not None:
+                metric_weight = tf.reshape(tf.cast(metric_weight, tf.float32), [-1])
+                if weight is not None:
+                    metric_weight = tf.reshape(tf.cast(weight, tf.float32), [-1]) * metric_weight
+                weight = metric_weight
             # [batch, 1]: Keras's BinaryCrossentropy metric averages over the last axis.
             labels = tf.reshape(tf.cast(labels, tf.float32), [-1, 1])
             probs = tf.reshape(probs, [-1, 1])

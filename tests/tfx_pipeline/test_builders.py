@@ -112,12 +112,14 @@ def test_train_stage_locally_and_as_a_vertex_job(config):
         b.build_train(*inputs, config, vertex_training={"project": "", "region": "r", "worker_pool_specs": pools})
 
 
-def test_train_stage_refuses_a_single_task_objective(config):
+def test_train_stage_refuses_what_the_pipeline_cannot_train_yet(config):
     import dataclasses
 
     inputs = (_channel(ARTIFACTS.Examples), _channel(ARTIFACTS.TransformGraph), _channel(ARTIFACTS.Schema))
     with pytest.raises(ValueError, match=r"objective 'ctr' has towers \['ctr'\]"):
         b.build_train(*inputs, dataclasses.replace(config, objective="ctr", task_weights=None))
+    with pytest.raises(ValueError, match="weight_columns .* not carried through the pipeline"):
+        b.build_train(*inputs, dataclasses.replace(config, weight_columns={"*": "w"}))
 
 
 def test_evaluate_stage_blesses_against_the_latest_blessed_model(config):
