@@ -1,10 +1,7 @@
 """benchmarks/train_speed.py end to end on a few thousand rows, with the DeepCTR baseline."""
 import json
-import os
-import sys
 
 import pytest
-
 
 
 @pytest.fixture(scope="module")
