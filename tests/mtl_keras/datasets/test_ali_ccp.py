@@ -9,6 +9,7 @@ from mtl_keras.config import ModelConfig
 from mtl_keras.datasets import read_ali_ccp, write_for_training
 from mtl_keras.datasets.ali_ccp import DENSE_FIELDS, FIELD_PREFIX, SPARSE_FIELDS
 from mtl_keras.features import FeatureSpec
+from csv_edits import write_with_changes
 
 SAMPLE = "ali_ccp_torch_rechub_sample"
 ROWS = {"train": 100, "val": 50, "test": 50}  # SOURCE.md
@@ -87,13 +88,7 @@ def write_tiny(path, rows=4, **changes):
         frame[f] = rng.random(rows)
     frame["click"] = [1, 0] * (rows // 2)
     frame["purchase"] = [1, 0] * (rows // 2)
-    for column, values in changes.items():
-        if values is None:
-            frame = frame.drop(columns=column)
-        else:
-            frame[column] = values
-    frame.to_csv(path, index=False)
-    return path
+    return write_with_changes(frame, path, changes)
 
 
 def test_wrong_paths_name_the_path_and_the_fix(tmp_path):

@@ -6,6 +6,7 @@ from mtl_keras import data, names, training
 from mtl_keras.config import ModelConfig
 from mtl_keras.datasets import read_aliexpress, write_for_training
 from mtl_keras.datasets.aliexpress import NUM_CATEGORICAL, NUM_NUMERICAL, SEARCH_ID
+from csv_edits import write_with_changes
 
 SAMPLE = "aliexpress_torch_rechub_sample"
 ROWS = {"train": 100, "test": 20}  # SOURCE.md
@@ -61,13 +62,7 @@ def write_tiny(path, **changes):
     for column in NUMERICAL:
         frame[column] = [0.0, 0.5, 0.25, 1.0]
     frame["click"], frame["conversion"] = [1, 1, 0, 0], [1, 0, 0, 0]
-    for column, values in changes.items():
-        if values is None:
-            frame = frame.drop(columns=column)
-        else:
-            frame[column] = values
-    frame.to_csv(path, index=False)
-    return path
+    return write_with_changes(frame, path, changes)
 
 
 def test_mtreclib_file_names_and_a_file_without_search_id(tmp_path):
