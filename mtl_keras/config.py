@@ -5,7 +5,7 @@ import dataclasses
 import json
 from typing import Any, Dict, List, Optional, Union
 
-from mtl_keras import dataclass_dict, early_stopping, names, row_weights
+from mtl_keras import dataclass_dict, early_stopping, names, row_weights, sample_spaces
 from mtl_keras.backbones import BACKBONES, Backbone
 from mtl_keras.features import FeatureSpec
 from mtl_keras.objectives import OBJECTIVES, Objective
@@ -33,7 +33,9 @@ class ModelConfig:
     `weight_columns` {task: column} ("*": every task; a task's own entry wins) multiplies each
     row's weight by a column >= 0 (importance or business weights); a weight of 2 counts as the row
     duplicated. The win weight is then one factor, unchanged by default; see mtl_keras.row_weights
-    for the normalisation. `weighted_metrics`: False (default) keeps AUC, log loss, ECE and the
+    for the normalisation. `sample_spaces` {task: space} ("*": every task) sets the rows a task
+    averages over: "impression", "click" (the CVR task of naive / esmm / cvr), "request" or a
+    boolean column; None keeps each task's default (mtl_keras.sample_spaces). `weighted_metrics`: False (default) keeps AUC, log loss, ECE and the
     calibration ratio unweighted; True weights them by the same raw per-row weights (win x column).
 
     `learning_rate_schedule` is None (constant `learning_rate`) or a section of
@@ -59,6 +61,8 @@ class ModelConfig:
     win_self_normalize: bool = True
     # Per-row weights: {task: column} or {"*": column}; None: none (mtl_keras.row_weights).
     weight_columns: Optional[Dict[str, str]] = None
+    # Rows per task: {task: "impression" | "click" | "request" | boolean column}; None: defaults.
+    sample_spaces: Optional[Dict[str, str]] = None
     # Metrics.
     weighted_metrics: bool = False  # True: metrics weighted by the tasks' per-row weights
     num_calibration_bins: int = 10
@@ -132,6 +136,7 @@ class ModelConfig:
         self.task_weights = weights
         self.weight_columns = row_weights.check_weight_columns(self.weight_columns, self.task_names,
                                                                self.objective.name)
+        self.sample_spaces = sample_spaces.check_sample_spaces(self.sample_spaces, self.task_names, self.objective)
         if not isinstance(self.weighted_metrics, bool):
             raise ValueError(f"ModelConfig.weighted_metrics must be True or False, got {self.weighted_metrics!r}.")
         early_stopping.check_metric(self.early_stopping_metric, self.task_names, self.objective.name)
@@ -165,6 +170,7 @@ class ModelConfig:
         data["tower_units"] = list(self.tower_units)
         data["task_weights"] = dict(self.task_weights)
         data["weight_columns"] = None if self.weight_columns is None else dict(self.weight_columns)
+        data["sample_spaces"] = None if self.sample_spaces is None else dict(self.sample_spaces)
         return data
 
     @classmethod

@@ -12,7 +12,7 @@ import tensorflow as tf
 import tensorflow_recommenders as tfrs
 import tf_keras as keras
 
-from mtl_keras import names, propensity_weights, row_weights
+from mtl_keras import names, propensity_weights, row_weights, sample_spaces
 from mtl_keras.config import ModelConfig
 from mtl_keras.optimizers import build_optimizer
 from mtl_keras.layers import SharedEmbedding, Tower
@@ -120,8 +120,10 @@ class MultiTaskModel(tfrs.models.Model):
     def task_example_weights(self, batch) -> Dict[str, tuple]:
         """task -> (loss weights [batch], metric weights [batch] or None), per `mtl_keras.row_weights`.
 
-        A task without a weight column gets `example_weights(batch)`, as without weight columns.
-        Metric weights are None unless `weighted_metrics`: then the raw win weight x the column.
+        A task without a weight column or space mask gets `example_weights(batch)`, as without
+        them; a space mask (`mtl_keras.sample_spaces`) multiplies the column weight before the
+        normalisation. Metric weights are None unless `weighted_metrics`: then the raw win weight x
+        the column (the task applies its space mask to its metrics itself).
         """
         cfg = self.model_config
         base = self.example_weights(batch)
@@ -133,12 +135,19 @@ class MultiTaskModel(tfrs.models.Model):
         out = {}
         for task_name in self.tasks:
             column = row_weights.task_column(cfg.weight_columns, task_name)
-            if column is None:
+            mask = batch.get(sample_spaces.mask_column(task_name))
+            # A task on the request space reads the requests themselves: no 1/p_win.
+            requests = sample_spaces.resolve(cfg.sample_spaces, task_name, cfg.objective) == sample_spaces.REQUEST
+            task_win = None if requests else win_raw
+            if column is None and mask is None and task_win is win_raw:
                 out[task_name] = (base, win_raw if cfg.weighted_metrics else None)
                 continue
-            column_weight = tf.reshape(tf.cast(batch[column], tf.float32), [-1])
-            raw = column_weight if win_raw is None else win_raw * column_weight
-            out[task_name] = (row_weights.combine(win_raw, column_weight, normalize_product),
+            column_weight = (tf.ones_like(base) if column is None
+                             else tf.reshape(tf.cast(batch[column], tf.float32), [-1]))
+            raw = column_weight if task_win is None else task_win * column_weight
+            if mask is not None:  # the task's rows: its weights are normalised over them only
+                column_weight = column_weight * tf.reshape(tf.cast(mask, tf.float32), [-1])
+            out[task_name] = (row_weights.combine(task_win, column_weight, normalize_product),
                               raw if cfg.weighted_metrics else None)
         return out
 

@@ -8,7 +8,7 @@ from typing import Dict, Optional, Tuple
 import numpy as np
 import pandas as pd
 
-from mtl_keras import data, early_stopping, names, row_weights
+from mtl_keras import data, early_stopping, names, row_weights, sample_spaces
 from mtl_keras.config import ModelConfig
 # Re-exported: training.predict / evaluate / binary_report are the documented entry points.
 from mtl_keras.evaluation import binary_report, evaluate, predict  # noqa: F401
@@ -21,33 +21,52 @@ def _click_propensity_column(config: ModelConfig) -> Optional[str]:
     return getattr(config.objective, "click_propensity_column", None)
 
 
-def _clicked_rows(frame: pd.DataFrame, config: ModelConfig) -> pd.DataFrame:
-    """For an objective that reads every row as a click (`cvr`): the rows with click=1 of a frame that
-    has a click column (validated first; the dropped count is logged), the whole frame otherwise."""
-    if not config.objective.clicked_rows_only or names.CLICK not in frame.columns:
-        return frame
-    data.validate_frame(frame, config.features, labels=(names.CLICK,) + tuple(config.objective.labels))
-    clicked = frame[names.CLICK].to_numpy() == 1
-    if not clicked.any():
-        raise ValueError(f"Objective {config.objective.name!r} trains on clicked rows; the data's {len(frame)} "
-                         "impressions have no click=1.")
-    if not clicked.all():
-        logger.warning("Objective %r trains on clicked rows only: dropped %d of %d rows with click=0.",
-                       config.objective.name, int((~clicked).sum()), len(frame))
-    return frame[clicked].reset_index(drop=True)
+def _check_funnel(frame: pd.DataFrame, config: ModelConfig) -> None:
+    """`won` and `click` hold only 0/1 and no lost request has a click, before rows are chosen by them."""
+    if names.WON in frame.columns:
+        won = frame[names.WON]
+        bad = int((~won.isin([0, 1])).sum())
+        if bad:
+            raise ValueError(f"Column {names.WON!r} must hold only 0 (lost auction) and 1 (won); {bad} of {len(frame)} "
+                             f"rows hold other values (e.g. {won[~won.isin([0, 1])].iloc[0]!r}) or NaN. Fix the log "
+                             "join; rows are not dropped silently.")
+    if names.CLICK in frame.columns and (names.CLICK in config.objective.labels or config.objective.clicked_rows_only):
+        click = frame[names.CLICK]
+        if click.isna().any() or not click.isin([0, 1]).all():
+            raise ValueError(f"Label column {names.CLICK!r} must hold only 0 and 1; it has "
+                             f"{int((~click.isin([0, 1])).sum())} other values (or NaN).")
+        if names.CONVERSION in frame.columns:
+            bad = int(((frame[names.CONVERSION] == 1) & (click == 0)).sum())
+            if bad:
+                raise ValueError(f"{bad} rows have conversion=1 but click=0; conversions are observed only after "
+                                 "clicks. Fix the log join.")
+        if names.WON in frame.columns:
+            lost_clicks = int(((frame[names.WON] == 0) & (click == 1)).sum())
+            if lost_clicks:
+                raise ValueError(f"{lost_clicks} rows have click=1 on a lost auction (won=0); a click needs an "
+                                 "impression. Fix the log join.")
 
 
 def prepare(frame: pd.DataFrame, config: ModelConfig):
-    """Validated impression arrays of `frame` for `config` (lost requests are dropped: no labels).
+    """Validated arrays of `frame`'s rows for `config`: the union of the tasks' sample spaces
+    (`mtl_keras.sample_spaces`; by default the impressions, lost requests dropped: no labels), plus a
+    0/1 mask column per task whose space is not every kept row.
 
     Only the objective's labels (`config.objective.labels`) must be columns: CTR-only data needs no
     conversion column; CVR-only data (objective `cvr`) needs no click column, and when it has one,
     its click=0 rows are dropped (the count is logged at WARNING on `mtl_keras.training`).
     """
-    frame = data.impressions(frame)
-    if frame.empty:
+    _check_funnel(frame, config)
+    if names.WON in frame.columns and not (frame[names.WON] == 1).any() and all(
+            sample_spaces.resolve(config.sample_spaces, t, config.objective) in (sample_spaces.IMPRESSION,
+                                                                                 sample_spaces.CLICK)
+            for t in config.task_names):
         raise ValueError("The data has no won impressions (won=1); the model trains on impressions only.")
-    frame = _clicked_rows(frame, config)
+    kept, masks = sample_spaces.select(frame, config)
+    if config.objective.clicked_rows_only and names.CLICK in frame.columns and len(kept) < len(frame):
+        logger.warning("Objective %r trains on clicked rows only: dropped %d of %d rows with click=0.",
+                       config.objective.name, len(frame) - len(kept), len(frame))
+    frame = kept
     data.validate_frame(frame, config.features, labels=config.objective.labels,
                         p_win_column=config.p_win_column if config.win_weighting else None)
     column = _click_propensity_column(config)
@@ -60,7 +79,9 @@ def prepare(frame: pd.DataFrame, config: ModelConfig):
             raise ValueError(f"click_propensity_column {column!r} must hold probabilities in (0, 1]; found values "
                              f"in [{np.nanmin(values)}, {np.nanmax(values)}] or NaN.")
     row_weights.validate_frame_weights(frame, config.weight_columns)
-    return data.to_arrays(frame, config.features, extra=config.data_columns)
+    arrays = data.to_arrays(frame, config.features, extra=config.data_columns)
+    arrays.update({sample_spaces.mask_column(task): mask for task, mask in masks.items()})
+    return arrays
 
 
 def train(config: ModelConfig, train_frame: pd.DataFrame, eval_frame: Optional[pd.DataFrame] = None,

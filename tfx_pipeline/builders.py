@@ -187,6 +187,10 @@ def build_train(examples: Channel, transform_graph: Channel, schema: Channel, mo
         # The Trainer reads features, labels and p_win from the Transform output only.
         raise ValueError(f"weight_columns {model_config.weight_columns} are not carried through the pipeline's "
                          "Transform yet; train with mtl_keras.training (or mtl-ads train), or drop weight_columns.")
+    if model_config.sample_spaces:
+        # The Trainer keeps the won rows of the Transform output; masks per task are not built there.
+        raise ValueError(f"sample_spaces {model_config.sample_spaces} are not supported by the pipeline's Trainer "
+                         "yet; train with mtl_keras.training (or mtl-ads train), or drop sample_spaces.")
     custom_config = trainer_custom_config(model_config, transform_config or TransformConfig())
     trainer_class = tfx.components.Trainer
     if vertex_training is not None:

@@ -15,12 +15,14 @@ class Objective(Section):
 
     `labels`: the label columns the data must hold (training reads only these). `clicked_rows_only`:
     the tasks read every row as a click (a log of clicked impressions); training drops the rows with
-    click=0 of data that has a click column.
+    click=0 of data that has a click column. `click_space_tasks`: the tasks whose default sample
+    space is the clicked impressions (`mtl_keras.sample_spaces`); the others default to impressions.
     """
 
     towers: ClassVar[Tuple[str, ...]] = (names.CTR, names.CVR)
     labels: ClassVar[Tuple[str, ...]] = (names.CLICK, names.CONVERSION)
     clicked_rows_only: ClassVar[bool] = False
+    click_space_tasks: ClassVar[Tuple[str, ...]] = ()
     default_task_weights: ClassVar[Dict[str, float]] = {}
 
     def build_tasks(self, num_calibration_bins: int) -> Dict[str, object]:

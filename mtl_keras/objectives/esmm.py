@@ -11,6 +11,7 @@ from mtl_keras.objectives.base import Objective
 class ESMMConfig(Objective):
     name = "esmm"
     # The CVR task keeps its metrics (on clicks) but no loss: λ_cvr = 0.
+    click_space_tasks = (names.CVR,)
     default_task_weights = {names.CTR: 1.0, names.CTCVR: 1.0, names.CVR: 0.0}
 
     def build_tasks(self, num_calibration_bins: int):

@@ -10,6 +10,7 @@ from mtl_keras.objectives.base import Objective
 @dataclasses.dataclass
 class NaiveConfig(Objective):
     name = "naive"
+    click_space_tasks = (names.CVR,)
     default_task_weights = {names.CTR: 1.0, names.CVR: 1.0}
 
     def build_tasks(self, num_calibration_bins: int):

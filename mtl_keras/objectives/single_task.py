@@ -35,6 +35,7 @@ class CVRConfig(Objective):
     towers = (names.CVR,)
     labels = (names.CONVERSION,)
     clicked_rows_only = True
+    click_space_tasks = (names.CVR,)
     default_task_weights = {names.CVR: 1.0}
 
     def build_tasks(self, num_calibration_bins: int):

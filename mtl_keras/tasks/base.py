@@ -6,13 +6,16 @@ from typing import Dict
 import tensorflow as tf
 import tf_keras as keras
 
+from mtl_keras import sample_spaces
 from mtl_keras.metrics import CalibrationRatio, ExpectedCalibrationError
 
 
 class Task(keras.layers.Layer):
     """A task computes one loss L_k from a batch and the model's outputs and updates its metrics.
 
-    Subclasses implement `compute_task_loss` and `metric_inputs`. Metrics are named
+    Subclasses implement `compute_task_loss` and `metric_inputs`. A batch may carry the task's
+    sample-space mask (`mtl_keras.sample_spaces.mask_column`): the model has folded it into
+    `example_weight`, and the metrics are computed on its rows. Metrics are named
     `<name>_auc`, `<name>_log_loss`, `<name>_ece`, `<name>_calibration_ratio`.
     """
 
@@ -38,10 +41,17 @@ class Task(keras.layers.Layer):
         """Returns (labels, probabilities, sample_weight or None) for the metrics."""
         raise NotImplementedError
 
+    def space_metric_weight(self, weight, mask) -> tf.Tensor:
+        """Metric weights on a task with a sample-space mask: the mask's rows replace the default ones."""
+        return mask
+
     def call(self, batch, outputs, example_weight, compute_metrics: bool = True, metric_weight=None):
         """`metric_weight` [batch] (ModelConfig.weighted_metrics): multiplies the metrics' own weights."""
         if compute_metrics:
             labels, probs, weight = self.metric_inputs(batch, outputs)
+            mask = space_mask(batch, self.name)
+            if mask is not None:
+                weight = self.space_metric_weight(weight, mask)
             if metric_weight is not None:
                 metric_weight = tf.reshape(tf.cast(metric_weight, tf.float32), [-1])
                 if weight is not None:
@@ -59,6 +69,12 @@ class Task(keras.layers.Layer):
     def get_config(self):
         return {**super().get_config(), "num_calibration_bins": self.num_calibration_bins,
                 "auc_thresholds": self.auc_thresholds}
+
+
+def space_mask(batch: Dict[str, tf.Tensor], task: str):
+    """Task's 0/1 sample-space mask [batch] (mtl_keras.sample_spaces), or None: the task's default rows."""
+    mask = batch.get(sample_spaces.mask_column(task))
+    return None if mask is None else tf.reshape(tf.cast(mask, tf.float32), [-1])
 
 
 def label(batch: Dict[str, tf.Tensor], column: str) -> tf.Tensor:

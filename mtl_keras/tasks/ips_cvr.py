@@ -43,6 +43,10 @@ class IPSCVRTask(CVRTask):
         inverse = losses.inverse_propensity(propensity, self.propensity_floor, self.weight_clip)
         return tf.reshape(example_weight, [-1]) * label(batch, names.CLICK) * inverse
 
+    def space_metric_weight(self, weight, mask):
+        # Conversions are observed on clicks only: the metrics stay on the clicked rows of the space.
+        return tf.reshape(tf.cast(weight, tf.float32), [-1]) * mask
+
     def denominator(self, click_weights, example_weight) -> tf.Tensor:
         if self.self_normalize:
             return tf.reduce_sum(click_weights)

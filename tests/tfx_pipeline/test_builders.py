@@ -120,6 +120,8 @@ def test_train_stage_refuses_what_the_pipeline_cannot_train_yet(config):
         b.build_train(*inputs, dataclasses.replace(config, objective="ctr", task_weights=None))
     with pytest.raises(ValueError, match="weight_columns .* not carried through the pipeline"):
         b.build_train(*inputs, dataclasses.replace(config, weight_columns={"*": "w"}))
+    with pytest.raises(ValueError, match="sample_spaces .* not supported by the pipeline"):
+        b.build_train(*inputs, dataclasses.replace(config, sample_spaces={"ctr": "request"}))
 
 
 def test_evaluate_stage_blesses_against_the_latest_blessed_model(config):
