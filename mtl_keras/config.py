@@ -63,6 +63,10 @@ class ModelConfig:
     weight_columns: Optional[Dict[str, str]] = None
     # Rows per task: {task: "impression" | "click" | "request" | boolean column}; None: defaults.
     sample_spaces: Optional[Dict[str, str]] = None
+    # Negative down-sampling: {tower: share of its negatives kept} ("ctr": unclicked impressions,
+    # "cvr": clicked unconverted ones), each in (0, 1]. Training sees the sampled odds; the model's
+    # outputs (predict, evaluate, the export) add log(rate) to that tower's logit, the unsampled scale.
+    negative_sampling_rate: Optional[Dict[str, float]] = None
     # Metrics.
     weighted_metrics: bool = False  # True: metrics weighted by the tasks' per-row weights
     num_calibration_bins: int = 10
@@ -137,6 +141,7 @@ class ModelConfig:
         self.weight_columns = row_weights.check_weight_columns(self.weight_columns, self.task_names,
                                                                self.objective.name)
         self.sample_spaces = sample_spaces.check_sample_spaces(self.sample_spaces, self.task_names, self.objective)
+        self.negative_sampling_rate = _check_sampling_rates(self.negative_sampling_rate, self.tower_names)
         if not isinstance(self.weighted_metrics, bool):
             raise ValueError(f"ModelConfig.weighted_metrics must be True or False, got {self.weighted_metrics!r}.")
         early_stopping.check_metric(self.early_stopping_metric, self.task_names, self.objective.name)
@@ -171,6 +176,8 @@ class ModelConfig:
         data["task_weights"] = dict(self.task_weights)
         data["weight_columns"] = None if self.weight_columns is None else dict(self.weight_columns)
         data["sample_spaces"] = None if self.sample_spaces is None else dict(self.sample_spaces)
+        data["negative_sampling_rate"] = (None if self.negative_sampling_rate is None
+                                          else dict(self.negative_sampling_rate))
         return data
 
     @classmethod
@@ -202,6 +209,26 @@ def _check_win_weights(floor, clip) -> None:
     if isinstance(clip, bool) or not isinstance(clip, (int, float)) or not clip >= 1.0:
         raise ValueError(f"ModelConfig.win_weight_clip must be >= 1, got {clip!r}: it caps the weight 1/p_win, "
                          "which is at least 1.")
+
+
+def _check_sampling_rates(rates, towers) -> Optional[Dict[str, float]]:
+    if rates is None:
+        return None
+    if not isinstance(rates, dict):
+        raise ValueError("ModelConfig.negative_sampling_rate must be a dict tower -> share of negatives kept, e.g. "
+                         f"{{'ctr': 0.1}}, got {rates!r}.")
+    # Dropping clicked, unconverted rows would also change the clicks a CTR tower sees: the CVR
+    # rate is for the CVR-only objective, whose rows are all clicks.
+    allowed = [names.CTR] if names.CTR in towers else [names.CVR]
+    for tower, rate in rates.items():
+        if tower not in allowed:
+            raise ValueError(f"ModelConfig.negative_sampling_rate names {tower!r}; with towers {list(towers)} only "
+                             f"{allowed} can be down-sampled (CTR: unclicked impressions; CVR: unconverted clicks, "
+                             "objective 'cvr' only, since dropping clicks would bias a CTR tower).")
+        if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0.0 < rate <= 1.0:
+            raise ValueError(f"ModelConfig.negative_sampling_rate[{tower!r}] must be in (0, 1] (the share of "
+                             f"negatives kept; 1 = no sampling), got {rate!r}.")
+    return {t: float(r) for t, r in rates.items()}
 
 
 def _reject_flat_sections(data: Dict[str, Any]) -> None:

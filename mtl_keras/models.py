@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Dict, Optional, Union
 
+import numpy as np
 import tensorflow as tf
 import tensorflow_recommenders as tfrs
 import tf_keras as keras
@@ -89,6 +90,14 @@ class MultiTaskModel(tfrs.models.Model):
     @tf.autograph.experimental.do_not_convert
     def call(self, features, training=False):
         internal = self.logits(features, training=training)
+        # Down-sampled negatives inflate the odds by 1/rate: the outputs are put back on the
+        # unsampled scale (the losses keep reading `logits`, the scale of their labels).
+        rates = self.model_config.negative_sampling_rate or {}
+        for tower, rate in rates.items():
+            internal[f"{tower}_logit"] = internal[f"{tower}_logit"] + float(np.log(rate))
+        if rates and names.LOG_P_CTCVR in internal:
+            internal[names.LOG_P_CTCVR] = tf.math.log_sigmoid(internal[names.CTR_LOGIT]) + tf.math.log_sigmoid(
+                internal[names.CVR_LOGIT])
         outputs = {}
         for output, logit in ((names.P_CTR, names.CTR_LOGIT), (names.P_CVR, names.CVR_LOGIT)):
             if logit in internal:
