@@ -52,6 +52,7 @@ setup(
             "train = mtl_keras.cli.train:register",
             "simulate = mtl_keras.simulation.cli:register",
             "propensity = mtl_keras.propensity.cli:register",
+            "calibrate = mtl_keras.calibration.cli:register",
             "benchmark = benchmarks.bias.cli:register",
             "serve = serving.cli:register_serve",
             "predict = serving.cli:register_predict",
