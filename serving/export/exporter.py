@@ -13,6 +13,7 @@ from serving.export import warmup
 from serving.export.signatures import ServingModule
 
 SAVED_MODEL_FILE = "saved_model.pb"
+CALIBRATION_FILE = "calibration.json"
 
 
 def list_versions(base_dir: str) -> List[int]:
@@ -34,6 +35,7 @@ def save_serving_model(
     win_model: Optional[tf.Module] = None,
     warmup_examples: Optional[Sequence[Mapping[str, Any]]] = None,
     model_name: str = "",
+    calibration: Any = None,
 ) -> str:
     """Writes the serving SavedModel (signatures + warmup records) into `export_dir` itself.
 
@@ -50,12 +52,14 @@ def save_serving_model(
         import tensorflow_transform as tft
 
         tft_output = tft.TFTransformOutput(tft_output_dir)
-    module = ServingModule(model, feature_spec, tft_output=tft_output, win_model=win_model)
+    module = ServingModule(model, feature_spec, tft_output=tft_output, win_model=win_model, calibration=calibration)
     signatures = module.signatures()
     rows = list(warmup_examples) if warmup_examples is not None else warmup.synthetic_rows(module.raw_spec)
     logs = warmup.warmup_requests(rows, module.raw_spec, model_name=model_name)
     tf.saved_model.save(module, export_dir, signatures=signatures)
     warmup.write_warmup_requests(export_dir, logs)
+    if calibration is not None:  # the fitted calibrators, readable beside the graph that applies them
+        calibration.save(os.path.join(export_dir, "assets.extra", CALIBRATION_FILE))
     return export_dir
 
 
@@ -68,6 +72,7 @@ def export_serving_model(
     win_model: Optional[tf.Module] = None,
     warmup_examples: Optional[Sequence[Mapping[str, Any]]] = None,
     model_name: str = "",
+    calibration: Any = None,
 ) -> str:
     """Exports `model` to `<base_dir>/<version>/` and returns that path.
 
@@ -84,6 +89,9 @@ def export_serving_model(
       warmup_examples: raw feature rows for `assets.extra/tf_serving_warmup_requests`; default a
         few synthetic rows.
       model_name: written into the warmup requests' model_spec.
+      calibration: a fitted `mtl_keras.calibration.MultiTaskCalibration`; every signature then serves
+        calibrated p_ctr / p_cvr / p_ctcvr and the raw `<output>_uncalibrated` ones, and its JSON is
+        written to `assets.extra/calibration.json`.
 
     The version is written to a hidden temporary directory beside it and renamed into place, so a
     model server polling `base_dir` never sees a half-written version.
@@ -101,7 +109,8 @@ def export_serving_model(
     # Hidden, non-numeric name: TF Serving and our poller ignore it until the rename.
     tmp = tempfile.mkdtemp(prefix=f".tmp-{version}-", dir=base_dir)
     try:
-        save_serving_model(model, feature_spec, tmp, tft_output_dir, win_model, warmup_examples, model_name)
+        save_serving_model(model, feature_spec, tmp, tft_output_dir, win_model, warmup_examples, model_name,
+                           calibration)
         os.rename(tmp, target)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -54,10 +54,19 @@ def raw_feature_spec(feature_spec: Optional[FeatureSpec], tft_output: Any = None
     return spec
 
 
+def _flat_values(x) -> tf.Tensor:
+    """A raw feature as [batch]: parsed VarLen (one value per row) or [batch, 1] inputs flattened."""
+    if isinstance(x, tf.SparseTensor):
+        x = tf.sparse.to_dense(x)
+    return tf.reshape(x, [-1])
+
+
 class ServingModule(tf.Module):
     """Wraps a dict-in/dict-out Keras model (plus an optional TFT layer and win model) for export.
 
-    `signatures()` returns the concrete functions that become the SavedModel's signatures.
+    `signatures()` returns the concrete functions that become the SavedModel's signatures. With a
+    `calibration` (`mtl_keras.calibration.MultiTaskCalibration`) every signature serves the
+    calibrated `p_ctr`, `p_cvr`, `p_ctcvr` and the raw ones as `p_ctr_uncalibrated`, ….
     """
 
     def __init__(
@@ -66,6 +75,7 @@ class ServingModule(tf.Module):
         feature_spec: FeatureSpec,
         tft_output: Any = None,
         win_model: Optional[tf.Module] = None,
+        calibration: Any = None,
     ):
         super().__init__(name="mtl_serving")
         if not isinstance(feature_spec, FeatureSpec):
@@ -73,6 +83,12 @@ class ServingModule(tf.Module):
         if win_model is not None and not callable(win_model):
             raise ValueError("win_model must be a callable tf.Module: __call__(features, bids) -> [batch, num_bids].")
         self.model = model
+        self.calibration = calibration
+        if calibration is not None:
+            missing = sorted({f for f in calibration.slice_fields.values() if f not in feature_spec.names})
+            if missing:
+                raise ValueError(f"The calibration is sliced by {missing}, which are not raw features of the model "
+                                 f"({feature_spec.names}); fit slice calibrators on a model feature.")
         # Attached as an attribute so that the transform's assets (vocabularies) are saved with it.
         self.tft_layer = tft_output.transform_features_layer() if tft_output is not None else None
         self.win_model = win_model
@@ -114,7 +130,14 @@ class ServingModule(tf.Module):
         if not keys:
             raise ValueError(f"The model's output dict has none of {list(names.PREDICTION_KEYS)}; "
                              f"it has {sorted(outputs)}.")
-        return {k: tf.reshape(tf.cast(outputs[k], tf.float32), [-1]) for k in keys}
+        outputs = {k: tf.reshape(tf.cast(outputs[k], tf.float32), [-1]) for k in keys}
+        if self.calibration is None:
+            return outputs
+        # Calibrated p_ctr / p_cvr / p_ctcvr plus the raw `<output>_uncalibrated` ones; slice
+        # calibrators read their field's raw value.
+        slices = {f: _flat_values(raw[f]) for f in set(self.calibration.slice_fields.values())}
+        calibrated = self.calibration.tf_apply(outputs, features=slices)
+        return {k: tf.reshape(tf.cast(v, tf.float32), [-1]) for k, v in calibrated.items()}
 
     def _shaped(self, raw: Mapping[str, tf.Tensor]) -> Dict[str, Any]:
         # Raw [batch] inputs in the form parsing would give: [batch], [batch, 1] or a SparseTensor
