@@ -19,6 +19,7 @@ from mtl_keras.features import FeatureSpec
 from mtl_keras.propensity.factory import WIN_MODEL_KINDS
 from transform.config import TransformConfig
 from transform.preprocessing import FEATURE_SPEC_KEY, TRANSFORM_CONFIG_KEY
+from tfx_pipeline import calibration_step
 from tfx_pipeline.components.gate import DataValidationGate
 from tfx_pipeline.components.win_propensity import WinPropensity
 from tfx_pipeline.eval_config import make_eval_config
@@ -172,8 +173,12 @@ def vertex_trainer_config(project: str, region: str, worker_pool_specs: Sequence
 
 def build_train(examples: Channel, transform_graph: Channel, schema: Channel, model_config: ModelConfig,
                 transform_config: Optional[TransformConfig] = None, train_steps: Optional[int] = None,
-                vertex_training: Optional[Dict[str, Any]] = None) -> TrainStage:
+                vertex_training: Optional[Dict[str, Any]] = None,
+                calibration: Optional[Dict[str, Any]] = None) -> TrainStage:
     """Trainer running `tfx_pipeline.trainer.run_fn` on the transformed examples.
+
+    `calibration` ({"kind", "space", "min_rows", "min_positives"}, see tfx_pipeline.calibration_step)
+    fits calibrators on the eval split inside the Trainer; the model then serves calibrated outputs.
 
     `train_steps` is TrainArgs.num_steps (None: one pass per epoch). `vertex_training`
     ({"project", "region", "worker_pool_specs"}) runs it as a Vertex AI CustomJob instead.
@@ -192,6 +197,9 @@ def build_train(examples: Channel, transform_graph: Channel, schema: Channel, mo
         raise ValueError(f"sample_spaces {model_config.sample_spaces} are not supported by the pipeline's Trainer "
                          "yet; train with mtl_keras.training (or mtl-ads train), or drop sample_spaces.")
     custom_config = trainer_custom_config(model_config, transform_config or TransformConfig())
+    calibration = calibration_step.check_settings(calibration, model_config.win_weighting)
+    if calibration is not None:
+        custom_config[calibration_step.CALIBRATION_KEY] = calibration
     trainer_class = tfx.components.Trainer
     if vertex_training is not None:
         trainer_class = tfx.extensions.google_cloud_ai_platform.Trainer

@@ -53,6 +53,7 @@ def create_pipeline(
     component_beam_args: Optional[Mapping[str, Sequence[str]]] = None,
     enable_cache: bool = True,
     vertex_training: Optional[Dict[str, Any]] = None,
+    calibration: Optional[Dict[str, Any]] = None,
 ) -> tfx.dsl.Pipeline:
     """The pipeline of DESIGN.md: validate → win propensity → transform → train → evaluate → push.
 
@@ -64,6 +65,9 @@ def create_pipeline(
     `beam_pipeline_args` for it alone, e.g. {WIN_PROPENSITY: beam_args("multi_processing", 2)}.
     `vertex_training` ({"project", "region", "worker_pool_specs"}) runs the Trainer as a Vertex AI
     CustomJob; with several replicas Vertex sets TF_CONFIG and `run_fn` trains multi-worker.
+    `calibration` ({"kind": "isotonic", "space": "impression", ...}; tfx_pipeline.calibration_step)
+    fits calibrators on the eval split in the Trainer: the pushed model serves calibrated p_ctr,
+    p_cvr, p_ctcvr and the raw `_uncalibrated` ones. None: no calibration.
     """
     if not isinstance(model_config, ModelConfig):
         raise ValueError(f"model_config must be a ModelConfig, got {type(model_config).__name__}.")
@@ -77,7 +81,7 @@ def create_pipeline(
     # The Trainer gets the schema Transform read: the scored one (raw columns + p_win).
     train = builders.build_train(transform.transformed_examples, transform.transform_graph, win.scored_schema,
                                  model_config, transform_config, train_steps=train_steps,
-                                 vertex_training=vertex_training)
+                                 vertex_training=vertex_training, calibration=calibration)
     evaluate = builders.build_evaluate(win.impressions, train.model, features, eval_ipw=eval_ipw, min_auc=min_auc,
                                        max_auc_drop=max_auc_drop, slice_features=slice_features)
     push = builders.build_push(train.model, evaluate.blessing, serving_dir)

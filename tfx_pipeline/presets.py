@@ -35,6 +35,10 @@ class Workdir:
         return os.path.join(self.base, "metadata.sqlite")
 
 
+# The demo's pushed model serves isotonic calibration fitted on the eval split (impression space).
+DEMO_CALIBRATION = {"kind": "isotonic", "space": "impression"}
+
+
 def tiny_simulation(seed: int = 7) -> SimulationConfig:
     # Small vocabularies so that a few thousand rows still see every id several times.
     # The ground truth reaches a CTR AUC of about 0.73 on its impressions, enough to learn in 3 epochs.
@@ -80,6 +84,7 @@ def run_simulated(workdir: Workdir, simulation: SimulationConfig, model_config: 
 
     features = simulate_once(workdir, simulation)
     model_config = model_config or demo_model_config(features)
+    pipeline_args.setdefault("calibration", DEMO_CALIBRATION)
     pipeline = create_pipeline(
         pipeline_name=pipeline_name,
         pipeline_root=workdir.pipeline_root,
@@ -100,5 +105,7 @@ def tiny_run(base: str, **pipeline_args: Any):
     simulation = tiny_simulation()
     features = feature_spec(simulation, embedding_dim=4)
     pipeline_args.setdefault("train_split_buckets", 3)
+    # About 1,000 eval impressions and a few dozen conversions: Platt's two parameters, low minimums.
+    pipeline_args.setdefault("calibration", {"kind": "platt", "min_rows": 20, "min_positives": 3})
     return run_simulated(Workdir(base), simulation, tiny_model_config(features), pipeline_name="tiny",
                          **pipeline_args)

@@ -21,7 +21,7 @@ from transform.config import TransformConfig
 from transform.feature_spec import transformed_feature_spec
 # The Trainer's custom_config keeps the TransformConfig under the key the Transform component reads.
 from transform.preprocessing import TRANSFORM_CONFIG_KEY
-from tfx_pipeline import distribution, training_strategies
+from tfx_pipeline import calibration_step, distribution, training_strategies
 
 MODEL_CONFIG_KEY = "model_config"
 PS_MIN_SHARD_BYTES_KEY = "ps_min_shard_bytes"
@@ -86,13 +86,16 @@ def make_dataset(file_patterns: List[str], tft_output, config: ModelConfig, shuf
 def train_and_export(train_files: List[str], transform_output: str,
                      serving_model_dir: str, custom_config: Dict[str, Any], train_steps: Optional[int] = None,
                      environ: Optional[Dict[str, str]] = None,
-                     callbacks: Sequence[keras.callbacks.Callback] = ()) -> Optional[Dict[str, float]]:
+                     callbacks: Sequence[keras.callbacks.Callback] = (),
+                     eval_files: Optional[List[str]] = None) -> Optional[Dict[str, float]]:
     """Trains on this replica's role (see distribution) and, on the chief, exports to `serving_model_dir`.
 
     `train_steps` is the total number of steps, as TFX's TrainArgs.num_steps: each of the
     `epochs` epochs runs ceil(train_steps / epochs) steps. None: every epoch is one pass over the data.
     The strategy picks the fit function (training_strategies.fit_for).
     Returns the final training logs on replicas that trained, None on parameter-server replicas.
+    With `calibration` settings in custom_config (`tfx_pipeline.calibration_step`), calibrators are
+    fitted on `eval_files` and the export serves calibrated and `_uncalibrated` outputs.
     """
     raw_config, transform_config = parse_custom_config(custom_config)
     if distribution.replica_role(environ) == distribution.SERVER:
@@ -131,14 +134,32 @@ def train_and_export(train_files: List[str], transform_output: str,
         model = _unsharded_copy(model, config)  # its tables are sharded over the parameter servers
     # Every MultiWorkerMirrored replica must take part in saving; only the chief keeps its copy.
     # Export locally first: the serving export writes with os calls, the artifact may be on GCS.
+    calibration, report = _calibrate(model, config, tft_output, custom_config, eval_files)
     local_base = tempfile.mkdtemp(prefix="export-")
     try:
-        version_dir = export_serving_model(model, spec, local_base, version=1, tft_output_dir=transform_output)
+        version_dir = export_serving_model(model, spec, local_base, version=1, tft_output_dir=transform_output,
+                                           calibration=calibration)
+        if report is not None:
+            calibration_step.write_report(report, version_dir)
         if role == distribution.CHIEF:
             _move_tree(version_dir, serving_model_dir)
     finally:
         shutil.rmtree(local_base, ignore_errors=True)
     return logs
+
+
+def _calibrate(model, config: ModelConfig, tft_output, custom_config: Dict[str, Any],
+               eval_files: Optional[List[str]]):
+    """(MultiTaskCalibration, report) fitted on the eval split, or (None, None) without settings."""
+    settings = calibration_step.check_settings(custom_config.get(calibration_step.CALIBRATION_KEY),
+                                               config.win_weighting)
+    if settings is None:
+        return None, None
+    if not eval_files:
+        raise ValueError("calibration needs the Trainer's eval split (fn_args.eval_files), which is empty.")
+    dataset = make_dataset(eval_files, tft_output, config, shuffle=False, batch_size=4096)
+    outputs, frame = calibration_step.eval_predictions(model, dataset, config.p_win_column)
+    return calibration_step.fit(outputs, frame, settings, seed=config.seed)
 
 
 def _unsharded_copy(model, config: ModelConfig):
@@ -178,4 +199,5 @@ def run_fn(fn_args) -> None:
         serving_model_dir=fn_args.serving_model_dir,
         custom_config=fn_args.custom_config,
         train_steps=fn_args.train_steps or None,
+        eval_files=fn_args.eval_files,
     )

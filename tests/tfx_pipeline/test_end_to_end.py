@@ -89,3 +89,41 @@ def test_pushed_model_serves_probabilities_with_ctcvr_the_product(tiny_runs):
         assert np.all((out[key] > 0) & (out[key] < 1)), key
     np.testing.assert_allclose(out[names.P_CTCVR], out[names.P_CTR] * out[names.P_CVR], rtol=1e-5)
     assert np.std(out[names.P_CTR]) > 0  # the features reach the model
+
+
+def test_pushed_model_serves_calibrated_and_raw_outputs_through_the_tf1_loader(tiny_runs):
+    import json
+
+    from mtl_keras.calibration import MultiTaskCalibration
+    from mtl_keras.simulation import feature_spec, simulate_frame
+    from tfx_pipeline.presets import tiny_simulation
+
+    workdir, _ = tiny_runs
+    pushed = run_summary.pushed_model_path(workdir.metadata_path)
+    calibration = MultiTaskCalibration.load(os.path.join(pushed, "assets.extra", "calibration.json"))
+    assert sorted(calibration.calibrators) == [names.P_CTR, names.P_CVR]
+    assert calibration.metadata["space"] == "impression" and calibration.metadata["kind"] == "platt"
+    with open(os.path.join(pushed, "assets.extra", "calibration_report.json")) as f:
+        report = json.load(f)
+    for half in ("a", "b"):  # out of sample: each half scored by calibrators fitted on the other
+        for output in (names.P_CTR, names.P_CVR, names.P_CTCVR):
+            assert {"before", "after"} <= set(report["cross_fitted"][half][output])
+            assert np.isfinite(report["cross_fitted"][half][output]["after"]["ece"])
+    simulation = tiny_simulation(seed=98)
+    frame = simulate_frame(simulation).head(32)
+    spec = feature_spec(simulation)
+    graph = tf.Graph()
+    with graph.as_default(), tf.compat.v1.Session(graph=graph) as sess:
+        meta = tf.compat.v1.saved_model.loader.load(sess, ["serve"], pushed)
+        sig = meta.signature_def[serving_names.SERVING_DEFAULT]
+        raw_keys = [k + "_uncalibrated" for k in names.PREDICTION_KEYS]
+        assert set(sig.outputs) == set(names.PREDICTION_KEYS) | set(raw_keys)
+        got = sess.run({k: v.name for k, v in sig.outputs.items()},
+                       {sig.inputs[serving_names.SERVING_INPUT_EXAMPLES].name:
+                        [_example(r, spec) for _, r in frame.iterrows()]})
+    want = calibration.apply({k: got[k + "_uncalibrated"] for k in names.PREDICTION_KEYS})
+    for key in names.PREDICTION_KEYS:
+        np.testing.assert_allclose(got[key], want[key], rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(got[names.P_CTCVR], got[names.P_CTR] * got[names.P_CVR], rtol=1e-5)
+    np.testing.assert_allclose(got[names.P_CTCVR + "_uncalibrated"],
+                               got[names.P_CTR + "_uncalibrated"] * got[names.P_CVR + "_uncalibrated"], rtol=1e-5)

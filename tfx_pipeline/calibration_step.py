@@ -1,0 +1,106 @@
+"""Calibration inside the Trainer: calibrators fitted on the eval split, served by the pushed model.
+
+Why inside the Trainer rather than a component of its own: the Trainer already holds the trained
+model and the transformed eval split, and the calibrators must be inside the SavedModel it exports
+(every signature serves calibrated outputs), so a separate component would have to re-load the
+model and re-export it, and the Pusher would push a model the Evaluator did not see. The fitted
+calibrators are recorded with the Model artifact (`assets.extra/calibration.json`), with a
+cross-fitted before/after report (`assets.extra/calibration_report.json`): each half of the eval
+split is scored by calibrators fitted on the other half, so its figures are out of sample, while the
+served calibrators use every eval row. The Evaluator then sees the calibrated outputs on the same
+eval rows (in sample for the calibrators) and the `_uncalibrated` ones beside them.
+"""
+from __future__ import annotations
+
+import json
+import os
+from typing import Any, Dict, Optional
+
+import numpy as np
+import pandas as pd
+
+from mtl_keras import names
+from mtl_keras.calibration import fit_multitask_calibration
+from mtl_keras.calibration.report import multitask_calibration_report
+
+CALIBRATION_KEY = "calibration"
+REPORT_FILE = "calibration_report.json"
+KINDS = ("isotonic", "platt", "histogram")
+SPACES = ("impression", "request", "click_do")
+_DEFAULTS = {"kind": "isotonic", "space": "impression", "min_rows": 100, "min_positives": 10}
+
+
+def check_settings(settings: Optional[Dict[str, Any]], win_weighting: bool) -> Optional[Dict[str, Any]]:
+    """The pipeline's `calibration` argument with defaults filled in, or None; raises naming a bad key."""
+    if settings is None:
+        return None
+    if not isinstance(settings, dict):
+        raise ValueError(f"calibration must be a dict such as {{'kind': 'isotonic', 'space': 'impression'}} or "
+                         f"None, got {settings!r}.")
+    unknown = sorted(set(settings) - set(_DEFAULTS))
+    if unknown:
+        hint = (" The pipeline calibrates globally: slice calibrators read raw field values, which the "
+                "Trainer's transformed eval split does not hold; use `mtl-ads calibrate --slice-field` on "
+                "raw data." if "slice_field" in unknown else "")
+        raise ValueError(f"calibration has unknown keys {unknown}; it takes {sorted(_DEFAULTS)}.{hint}")
+    out = {**_DEFAULTS, **settings}
+    if out["kind"] not in KINDS:
+        raise ValueError(f"calibration kind must be one of {list(KINDS)}, got {out['kind']!r}.")
+    if out["space"] not in SPACES:
+        raise ValueError(f"calibration space must be one of {list(SPACES)}, got {out['space']!r}.")
+    if out["space"] == "request" and not win_weighting:
+        raise ValueError("calibration space 'request' weights rows by 1/p_win, which the Trainer reads only with "
+                         "win_weighting=True (the WinPropensity output); turn it on or use space 'impression'.")
+    for key in ("min_rows", "min_positives"):
+        if isinstance(out[key], bool) or not isinstance(out[key], int) or out[key] < 1:
+            raise ValueError(f"calibration {key} must be an int >= 1, got {out[key]!r}.")
+    return out
+
+
+def eval_predictions(model, dataset, p_win_column: str):
+    """(raw model outputs, frame of labels and p_win) over a dataset of transformed won impressions."""
+    outputs: Dict[str, list] = {}
+    columns: Dict[str, list] = {}
+    for batch in dataset:
+        for key, value in model(batch, training=False).items():
+            if key in names.PREDICTION_KEYS:
+                outputs.setdefault(key, []).append(np.asarray(value).reshape(-1))
+        for column in (names.CLICK, names.CONVERSION, names.WON, p_win_column):
+            if column in batch:
+                columns.setdefault(column, []).append(np.asarray(batch[column]).reshape(-1))
+    if not outputs:
+        raise ValueError("The eval split holds no won impression to calibrate on; give the pipeline more data or "
+                         "drop calibration.")
+    frame = pd.DataFrame({k: np.concatenate(v) for k, v in columns.items()})
+    frame = frame.rename(columns={p_win_column: names.P_WIN})
+    return {k: np.concatenate(v) for k, v in outputs.items()}, frame
+
+
+def fit(outputs, frame: pd.DataFrame, settings: Dict[str, Any], seed: int = 0):
+    """(MultiTaskCalibration on every row, cross-fitted before/after report)."""
+    kwargs = {"min_rows": settings["min_rows"], "min_positives": settings["min_positives"]}
+    arguments = dict(space=settings["space"], kind=settings["kind"], calibrator_kwargs=kwargs)
+    calibration = fit_multitask_calibration(outputs, frame, **arguments)
+    half = np.random.default_rng([seed, 7]).random(len(frame)) < 0.5
+    report: Dict[str, Any] = {"settings": settings, "rows": int(len(frame)), "cross_fitted": {}}
+    for name, (fit_rows, score_rows) in {"a": (half, ~half), "b": (~half, half)}.items():
+        part = {k: v[fit_rows] for k, v in outputs.items()}
+        held = {k: v[score_rows] for k, v in outputs.items()}
+        fitted = fit_multitask_calibration(part, frame[fit_rows].reset_index(drop=True), **arguments)
+        report["cross_fitted"][name] = multitask_calibration_report(fitted, held,
+                                                                    frame[score_rows].reset_index(drop=True))
+    return calibration, report
+
+
+def write_report(report: Dict[str, Any], export_dir: str) -> str:
+    path = os.path.join(export_dir, "assets.extra", REPORT_FILE)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(report, f, indent=1, default=_json_default)
+    return path
+
+
+def _json_default(value):
+    if isinstance(value, (np.floating, np.integer)):
+        return value.item()
+    raise TypeError(f"not JSON serializable: {type(value).__name__}")
