@@ -60,6 +60,8 @@ def register(subparsers) -> None:
     bias.add_argument("--num-experts", type=int, default=None)
     bias.add_argument("--expert-units", type=_int_list, default=None, help="e.g. 64,32")
     bias.add_argument("--tower-units", type=_int_list, default=None, help="e.g. 32")
+    bias.add_argument("--no-calibration", action="store_true", help="skip the <method>+calibrated rows "
+                      "(request-space isotonic calibration fitted on a fresh sample of the same world)")
     bias.add_argument("--quiet", action="store_true", help="no per-model progress lines")
     bias.set_defaults(func=run_bias)
 
@@ -77,6 +79,8 @@ def run_bias(args: argparse.Namespace) -> int:
              "num_experts": args.num_experts, "expert_units": args.expert_units, "tower_units": args.tower_units,
              "methods": None if args.methods is None else tuple(m.strip() for m in args.methods.split(",") if m.strip())}
     fields.update({k: v for k, v in given.items() if v is not None})
+    if args.no_calibration:
+        fields["calibrate"] = False
     config = BiasBenchmarkConfig(**fields)
     start = time.perf_counter()
     log = None if args.quiet else (lambda message: print(message, flush=True))

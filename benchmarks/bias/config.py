@@ -67,6 +67,9 @@ class BiasBenchmarkConfig:
     early_stopping_patience: int = 2
     intercept_refit_steps: int = DEFAULT_REFIT_STEPS
     overlap_floor: float = 0.05
+    # Each method also scored after request-space calibration (isotonic, 1/p_win weights) fitted on a
+    # fresh sample of the same world: the "<method>+calibrated" rows (benchmarks.bias.calibrated).
+    calibrate: bool = True
 
     def __post_init__(self):
         from mtl_keras.simulation.scenarios import SCENARIOS
@@ -115,6 +118,13 @@ class BiasBenchmarkConfig:
                   "intercept_refit_steps": self.intercept_refit_steps,
                   "win_propensity_floor": self.overlap_floor}
         return fields
+
+    @property
+    def reported_methods(self) -> List[str]:
+        """The methods, then their calibrated rows when `calibrate`."""
+        from benchmarks.bias.calibrated import calibrated_name
+
+        return list(self.methods) + ([calibrated_name(m) for m in self.methods] if self.calibrate else [])
 
     def to_dict(self) -> Dict[str, Any]:
         data = dataclasses.asdict(self)

@@ -32,7 +32,7 @@ class BiasReport:
                  simulation: Optional[Dict[str, Any]] = None, command: Optional[str] = None):
         self.config = config
         self.records = records
-        self.results = aggregate(records["per_seed"], config.backbone, config.methods)
+        self.results = aggregate(records["per_seed"], config.backbone, config.reported_methods)
         self.comparisons = compare(records["per_seed"], config.methods)
         self.reference = aggregate(records.get("reference", []), config.backbone, [REFERENCE])
         self.verdict = verdict(records["per_seed"], config.methods, config.scenario)

@@ -10,6 +10,7 @@ import pandas as pd
 from mtl_keras import names
 from benchmarks.bias.config import KUAIREC, BiasBenchmarkConfig
 from mtl_keras.ground_truth import SPACES, evaluate_spaces
+from benchmarks.bias import calibrated
 from benchmarks.bias.methods import methods_by_name
 
 REFERENCE = "truth"  # the method name of the reference rows (true probabilities as predictions)
@@ -90,7 +91,9 @@ class BiasBenchmark:
                                    "train_clicks": int(train_frame[names.CLICK].sum()),
                                    "train_conversions": int(train_frame[names.CONVERSION].sum())})
         methods = methods_by_name(cfg.methods)
-        if any(m.p_win_source == "survival" for m in methods):
+        win_model = None
+        calibration_rows = self.data(world, seed + calibrated.CALIBRATION_SEED_OFFSET)[0] if cfg.calibrate else None
+        if cfg.calibrate or any(m.p_win_source == "survival" for m in methods):
             fit_start = time.perf_counter()
             win_model = make_win_model(cfg.win_model, max_fit_rows=cfg.win_fit_rows, seed=seed).fit(train_frame)
             train_frame[names.P_WIN] = win_model.predict_p_win(train_frame)
@@ -101,14 +104,23 @@ class BiasBenchmark:
                      f"{records['propensity'][-1]['impression_mae']:.4f}")
         for method in methods:
             method_start = time.perf_counter()
-            preds = self._train_and_predict(method, spec, seed, train_frame, test_frame)
-            for space, values in evaluate_spaces(test_frame, preds, cfg.num_bins, cfg.overlap_floor).items():
-                records["per_seed"].append({**tag, "method": method.name, "space": space, **values})
+            frames = {"test": test_frame}
+            if cfg.calibrate:
+                frames["calibration"] = calibrated.calibration_frame(calibration_rows, method, win_model)
+            all_preds = self._train_and_predict(method, spec, seed, train_frame, frames)
+            preds = all_preds["test"]
+            scored = {method.name: preds}
+            if cfg.calibrate:
+                scored[calibrated.calibrated_name(method.name)] = calibrated.calibrate(
+                    preds, all_preds["calibration"], frames["calibration"], cfg.overlap_floor)
+            for name, values_of in scored.items():
+                for space, values in evaluate_spaces(test_frame, values_of, cfg.num_bins, cfg.overlap_floor).items():
+                    records["per_seed"].append({**tag, "method": name, "space": space, **values})
             if first:
                 self.predictions[method.name] = preds
             seconds = time.perf_counter() - method_start
             records["timing"].append({**tag, "method": method.name, "seconds": seconds})
-            request = records["per_seed"][-len(SPACES)]
+            request = records["per_seed"][-len(SPACES) * len(scored)]
             self.log(f"world {world} seed {seed}: {method.name:22s} {seconds:6.1f}s  request-space cvr ratio "
                      f"{request['cvr_calibration_ratio']:.3f} cvr_ece {request['cvr_ece']:.4f} "
                      f"ctcvr_auc {request['ctcvr_auc']:.4f}")
@@ -128,7 +140,8 @@ class BiasBenchmark:
         return [{"seed": seed, "method": REFERENCE, "space": space, **values} for space, values in
                 evaluate_spaces(test_frame, truth, self.config.num_bins, self.config.overlap_floor).items()]
 
-    def _train_and_predict(self, method, spec, seed: int, train_frame, test_frame) -> Dict[str, np.ndarray]:
+    def _train_and_predict(self, method, spec, seed: int, train_frame, frames) -> Dict[str, Dict[str, np.ndarray]]:
+        """{frame name: predictions} of one trained model on each of `frames`."""
         import tf_keras as keras
 
         from mtl_keras.config import ModelConfig
@@ -137,8 +150,11 @@ class BiasBenchmark:
         keras.backend.clear_session()  # frees the previous model's graph; memory stays flat over runs
         config = ModelConfig(features=spec, seed=seed, **self.config.model_fields(), **method.model_overrides())
         model, _ = train(config, train_frame, verbose=0)
-        preds = predict(model, test_frame)
-        return {k: preds[k] for k in names.PREDICTION_KEYS}
+        out = {}
+        for name, frame in frames.items():
+            preds = predict(model, frame)
+            out[name] = {k: preds[k] for k in names.PREDICTION_KEYS}
+        return out
 
     @staticmethod
     def _propensity_record(seed, win_model, train_frame, test_frame, seconds, floor) -> dict:

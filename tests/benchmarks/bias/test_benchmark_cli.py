@@ -23,8 +23,9 @@ def run(tmp_path_factory):
 def test_every_method_and_space_has_finite_metrics(run):
     _, report = run
     results = report["results"]
+    calibrated = [m + "+calibrated" for m in METHOD_NAMES]
     assert [(r["method"], r["space"]) for r in results] == [
-        (m, s) for m in METHOD_NAMES for s in SPACES]
+        (m, s) for m in METHOD_NAMES + tuple(calibrated) for s in SPACES]
     for entry in results:
         assert entry["backbone"] == "mmoe" and entry["seeds"] == 1
         for key in ISSUE_KEYS + METRIC_KEYS + ("cvr_ratio_error",):
@@ -47,13 +48,13 @@ def test_records_propensity_timing_and_files(run):
     assert report["config"]["requests"] == 3000 and report["config"]["backbone"] == "mmoe"
     assert report["config"]["epochs"] == 1 and report["config"]["embedding_dim"] == 2  # --quick sizes
     assert report["scenario"] == "observables" and report["config"]["world_seed"] == 0
-    assert len(report["per_seed"]) == len(METHOD_NAMES) * len(SPACES)
+    assert len(report["per_seed"]) == 2 * len(METHOD_NAMES) * len(SPACES)  # each method, then calibrated
     (fit,) = report["propensity"]
     assert fit["kind"] == "lognormal_aft" and fit["fit_rows"] == 1500 and 0 < fit["test_request_mae"] < 0.5
     assert report["wall_seconds"] > 0
     markdown = (out / "bias.md").read_text()
     for method in METHOD_NAMES:
-        assert f"| {method} |" in markdown
+        assert f"| {method} |" in markdown and f"| {method}+calibrated |" in markdown
     for space in SPACES:
         png = out / f"reliability_mmoe_{space}.png"
         assert png.read_bytes()[:4] == b"\x89PNG"
@@ -118,3 +119,13 @@ def test_quick_run_writes_every_table_with_paired_intervals(tmp_path, scenario, 
     assert ("request-space", "oracle_ipw_escm2_ips") in goals and ("|CVR", "ipw_escm2_ips") in goals
     units = {(r["world"], r["seed"]) for r in report["per_seed"]}
     assert units == {(0, 0), (0, 1)}
+
+
+def test_calibrated_rows_move_the_request_space_cvr_ratio_towards_one(run):
+    """Request-space calibration (1/p_win, 1/pCTR weights) on a fresh sample of the same world."""
+    _, report = run
+    ratio = {(r["method"], r["space"]): r["cvr_calibration_ratio"]["mean"] for r in report["results"]}
+    errors = [abs(ratio[(m + "+calibrated", SPACE_OVERLAP)] - 1) for m in METHOD_NAMES]
+    raw = [abs(ratio[(m, SPACE_OVERLAP)] - 1) for m in METHOD_NAMES]
+    # A quick run (1 epoch, ~100 calibration clicks): the calibrated ratios are closer to 1 on average.
+    assert sum(errors) < sum(raw), (errors, raw)
