@@ -3,7 +3,7 @@ VENV := .venv
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: test demo lock install clean architecture
+.PHONY: test demo lock install clean architecture image
 install: $(STAMP)
 
 $(STAMP): requirements/lock.txt setup.py tools/bootstrap.sh
@@ -23,6 +23,12 @@ lock:
 # Regenerates the dependency diagram in docs/architecture.md from the imports (tests check it).
 architecture:
 	$(VENV)/bin/python tools/architecture.py --write
+
+# The Vertex AI image (Dockerfile: the pinned lock plus this package); push it and pass it to
+# `mtl-ads pipeline compile-vertex --image`. IMAGE=gcr.io/PROJECT/mtl-ads:TAG make image
+IMAGE ?= mtl-ads:latest
+image:
+	docker build -t $(IMAGE) .
 
 clean:
 	rm -rf $(VENV) build *.egg-info
