@@ -25,6 +25,7 @@ PIPELINE = [
 SERVING = [
     "tensorflow-serving-api>=2.16,<2.22",
     "grpcio>=1.48",
+    "aiohttp>=3.9,<4",  # the REST server (serving/server/rest_server.py)
 ]
 VERTEX = ["google-cloud-aiplatform>=1.40"]
 EXTRAS = {

@@ -20,8 +20,19 @@ def register_serve(subparsers) -> None:
     p.add_argument("--grpc-port", type=int, default=8500, help="gRPC port; 0 picks a free one, -1 disables")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     p.add_argument("--poll-interval-s", type=float, default=1.0, help="seconds between version polls")
-    p.add_argument("--max-batch-size", type=int, default=10_000, help="larger requests get a 400")
+    p.add_argument("--max-batch-size", type=int, default=10_000, help="larger requests get a 400 (>= 1)")
     p.add_argument("--label", action="append", default=[], metavar="LABEL=VERSION", help="a version label")
+    p.add_argument("--max-num-load-retries", "--max_num_load_retries", type=int, default=5,
+                   help="retries of a version whose load failed, e.g. one still being copied (default 5)")
+    p.add_argument("--load-retry-interval-s", type=float, default=1.0,
+                   help="seconds before the first retry; the wait doubles after each (default 1)")
+    p.add_argument("--rest-workers", type=int, default=None,
+                   help="REST requests running the model at once (default: the cores, 4 to 16)")
+    p.add_argument("--rest-max-body-bytes", type=int, default=64 << 20, help="larger bodies get a 413 (64 MiB)")
+    p.add_argument("--rest-read-timeout-s", type=float, default=30.0,
+                   help="a body not received this long after its headers gets a 408 (default 30)")
+    p.add_argument("--grace-s", type=float, default=10.0,
+                   help="on SIGTERM/SIGINT, seconds in-flight requests get to finish (default 10)")
     p.set_defaults(func=_serve)
 
 
@@ -45,6 +56,23 @@ def _serve(args) -> int:
 
     if bool(args.model_base_path) == bool(args.model_config_file):
         raise ValueError("Give exactly one of --model-base-path or --model-config-file.")
+    if args.rest_workers is None:
+        from serving.server.rest_server import DEFAULT_WORKERS
+
+        args.rest_workers = DEFAULT_WORKERS
+    for option, value in [("--max-batch-size", args.max_batch_size), ("--rest-workers", args.rest_workers),
+                          ("--rest-max-body-bytes", args.rest_max_body_bytes)]:
+        if value < 1:
+            raise ValueError(f"{option} must be >= 1, got {value}.")
+    if args.grace_s < 0:
+        raise ValueError(f"--grace-s must be >= 0, got {args.grace_s}.")
+    if args.max_num_load_retries < 0:
+        raise ValueError(f"--max-num-load-retries must be >= 0 (0: one attempt), got {args.max_num_load_retries}.")
+    for option, value in [("--load-retry-interval-s", args.load_retry_interval_s),
+                          ("--rest-read-timeout-s", args.rest_read_timeout_s),
+                          ("--poll-interval-s", args.poll_interval_s)]:
+        if value <= 0:
+            raise ValueError(f"{option} must be > 0, got {value}.")
     if args.model_config_file:
         entries = read_models_config(args.model_config_file)
     else:
@@ -56,6 +84,12 @@ def _serve(args) -> int:
         host=args.host,
         poll_interval_s=args.poll_interval_s,
         max_batch_size=args.max_batch_size,
+        max_num_load_retries=args.max_num_load_retries,
+        load_retry_interval_s=args.load_retry_interval_s,
+        rest_workers=args.rest_workers,
+        rest_max_body_bytes=args.rest_max_body_bytes,
+        rest_read_timeout_s=args.rest_read_timeout_s,
+        grace_s=args.grace_s,
     ).start()
     done = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):

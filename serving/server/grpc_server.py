@@ -5,6 +5,7 @@ Built on tensorflow-serving-api's own servicer base classes, so the wire contrac
 from __future__ import annotations
 
 import logging
+import threading
 from concurrent import futures
 from typing import Mapping, Optional, Tuple
 
@@ -99,23 +100,42 @@ class _ModelServicer(model_service_pb2_grpc.ModelServiceServicer):
 
 
 class GrpcServer:
-    """Serves `managers` (model name -> ModelManager) over gRPC on host:port (0 picks a free port)."""
+    """Serves `managers` (model name -> ModelManager) over gRPC on host:port (0 picks a free port).
+
+    The port is bound exclusively (no SO_REUSEPORT): a second server on a busy port is refused, instead
+    of silently sharing its traffic. At most `max_workers` requests run at once; more wait in gRPC's queue.
+    """
 
     def __init__(
         self, managers: Mapping[str, ModelManager], host: str = "127.0.0.1", port: int = 8500, max_workers: int = 16
     ):
         if not managers:
             raise ValueError("GrpcServer needs at least one model.")
-        self._server = grpc.server(futures.ThreadPoolExecutor(max_workers=max_workers))
+        if max_workers < 1:
+            raise ValueError(f"max_workers must be >= 1, got {max_workers}.")
+        self._server = grpc.server(
+            futures.ThreadPoolExecutor(max_workers=max_workers), options=[("grpc.so_reuseport", 0)]
+        )
         prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(_PredictionServicer(managers), self._server)
         model_service_pb2_grpc.add_ModelServiceServicer_to_server(_ModelServicer(managers), self._server)
-        self.port = self._server.add_insecure_port(f"{host}:{port}")
+        try:
+            self.port = self._server.add_insecure_port(f"{host}:{port}")
+        except RuntimeError:  # newer grpcio raises where older ones return 0
+            self.port = 0
         if self.port == 0:
-            raise ValueError(f"Cannot bind gRPC to {host}:{port}; pick a free port.")
+            self._server.stop(None)
+            raise ValueError(
+                f"Cannot bind gRPC to {host}:{port}: the port is in use (another model server?) or the address is "
+                "not on this machine; pick a free port (--grpc-port, 0 for any free one) or stop the other server."
+            )
 
     def start(self) -> "GrpcServer":
         self._server.start()
         return self
 
-    def stop(self, grace_s: float = 1.0) -> None:
-        self._server.stop(grace_s).wait()
+    def begin_stop(self, grace_s: float = 10.0) -> threading.Event:
+        """Refuses new RPCs now; in-flight ones get `grace_s` to finish. The event is set when all are done."""
+        return self._server.stop(grace_s)
+
+    def stop(self, grace_s: float = 10.0) -> None:
+        self.begin_stop(grace_s).wait()

@@ -34,6 +34,11 @@ def parse_json_object(body: bytes) -> Dict[str, Any]:
         request = json.loads(body)
     except (ValueError, UnicodeDecodeError) as err:
         raise _bad(f"Malformed JSON in the request body: {err}.") from None
+    except RecursionError:
+        raise _bad(
+            "Malformed JSON in the request body: nested too deeply; a predict request needs only a few levels "
+            "of lists and objects."
+        ) from None
     if not isinstance(request, dict):
         raise _bad("The request body must be a JSON object.")
     return request

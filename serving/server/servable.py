@@ -29,15 +29,34 @@ def _cast(key: str, value: np.ndarray, dtype) -> np.ndarray:
         if value.dtype.kind not in "OSU":
             raise _invalid(f"Input {key!r} must be string (DT_STRING), got {value.dtype}.")
         return value
-    if value.dtype == want:
-        return value
-    if value.dtype.kind in "OSUb" or not np.can_cast(value.dtype, want, casting="same_kind"):
-        raise _invalid(f"Input {key!r} must be {want.name}, got {value.dtype.name}.")
-    if want.kind in "iu" and value.dtype.kind in "iu" and value.size:  # astype would wrap silently
-        info = np.iinfo(want)
-        if value.min() < info.min or value.max() > info.max:
-            raise _invalid(f"Input {key!r} has values outside {want.name}'s range [{info.min}, {info.max}].")
-    return value.astype(want)
+    if value.dtype != want:
+        if value.dtype.kind in "OSUb" or not np.can_cast(value.dtype, want, casting="same_kind"):
+            raise _invalid(f"Input {key!r} must be {want.name}, got {value.dtype.name}.")
+        if want.kind in "iu" and value.dtype.kind in "iu" and value.size:  # astype would wrap silently
+            info = np.iinfo(want)
+            if value.min() < info.min or value.max() > info.max:
+                raise _invalid(f"Input {key!r} has values outside {want.name}'s range [{info.min}, {info.max}].")
+        with np.errstate(over="ignore"):  # a float64 beyond float32's range becomes inf, refused below
+            value = value.astype(want)
+    if want.kind == "f" and not np.isfinite(value).all():
+        raise _invalid(
+            f"Input {key!r} holds a value that is not a finite {want.name} (NaN, Infinity, or a number beyond "
+            f"{want.name}'s range such as 1e400); send finite numbers only."
+        )
+    return value
+
+
+def _shape_text(shape: Sequence[int]) -> str:
+    dims = ["batch" if i == 0 and d < 0 else ("?" if d < 0 else str(d)) for i, d in enumerate(shape)]
+    return "[" + ", ".join(dims) + "]"
+
+
+def _check_shape(key: str, value: np.ndarray, shape: Optional[Sequence[int]]) -> None:
+    """The signature's shape of an input (-1: any size), when it is known."""
+    if shape is None or (value.ndim == len(shape) and all(d < 0 or d == n for d, n in zip(shape, value.shape))):
+        return
+    hint = "send one value per example, not a list" if len(shape) == 1 and value.ndim > 1 else "reshape it"
+    raise _invalid(f"Input {key!r} must have shape {_shape_text(shape)}, got {list(value.shape)}; {hint}.")
 
 
 def check_inputs(
@@ -46,11 +65,13 @@ def check_inputs(
     inputs: Mapping[str, np.ndarray],
     max_batch_size: int,
     field: str = "inputs",
+    input_shapes: Optional[Mapping[str, Optional[Sequence[int]]]] = None,
 ) -> Dict[str, np.ndarray]:
     """The inputs cast to the signature's dtypes: the one check of names, batch and dtypes (REST and gRPC).
 
     Raises ServingError(INVALID_ARGUMENT) naming the input and the fix; `field` is the request field that
-    holds the inputs ('instances' for REST rows, else 'inputs'), for request-level messages.
+    holds the inputs ('instances' for REST rows, else 'inputs'), for request-level messages; `input_shapes`
+    are the signature's shapes (-1 for any size, None for an unknown rank), checked where given.
     """
     names = sorted(input_dtypes)
     missing = [k for k in names if k not in inputs]
@@ -64,6 +85,7 @@ def check_inputs(
         value = _cast(key, np.asarray(inputs[key]), input_dtypes[key])
         if value.ndim == 0:
             raise _invalid(f"Input {key!r} must have a batch dimension, got a scalar; send one value per example.")
+        _check_shape(key, value, (input_shapes or {}).get(key))
         if batch is not None and value.shape[0] != batch:
             raise _invalid(
                 f"Input {key!r} has batch size {value.shape[0]} but other inputs have {batch}; make them equal."
@@ -77,7 +99,8 @@ def check_inputs(
     return feeds
 
 
-def _first_cause(message: str) -> str:
+def first_cause(message: str) -> str:
+    """The line of a TensorFlow error message that says what went wrong."""
     # Session errors read 'Graph execution error:\n\n<cause>\n\t [[node ...]]'; keep the cause.
     for line in message.splitlines():
         line = line.strip()
@@ -102,9 +125,13 @@ class Servable:
         with self._graph.as_default():
             meta_graph = tf.compat.v1.saved_model.loader.load(self._session, ["serve"], path)
         self.signature_defs = {k: v for k, v in meta_graph.signature_def.items() if k != INIT_OP_SIGNATURE}
-        self._runners, self._input_dtypes = {}, {}
+        self._runners, self._input_dtypes, self._input_shapes = {}, {}, {}
         for key, sig in self.signature_defs.items():
             self._input_dtypes[key] = {k: tf.dtypes.as_dtype(v.dtype) for k, v in sig.inputs.items()}
+            self._input_shapes[key] = {
+                k: None if v.tensor_shape.unknown_rank else [d.size for d in v.tensor_shape.dim]
+                for k, v in sig.inputs.items()
+            }
             inputs, outputs = sorted(sig.inputs), sorted(sig.outputs)
             run = self._session.make_callable(
                 [self._graph.get_tensor_by_name(sig.outputs[k].name) for k in outputs],
@@ -137,7 +164,10 @@ class Servable:
         """Runs one signature; raises ServingError(INVALID_ARGUMENT) for inputs it cannot take (check_inputs)."""
         self._signature(signature_name)
         names, outputs, run = self._runners[signature_name]
-        feeds = check_inputs(signature_name, self._input_dtypes[signature_name], inputs, self.max_batch_size, field)
+        feeds = check_inputs(
+            signature_name, self._input_dtypes[signature_name], inputs, self.max_batch_size, field,
+            self._input_shapes[signature_name],
+        )
         if output_filter:
             unknown = [k for k in output_filter if k not in outputs]
             if unknown:
@@ -147,7 +177,11 @@ class Servable:
         try:
             values = run(*(feeds[k] for k in names))
         except (tf.errors.InvalidArgumentError, tf.errors.OutOfRangeError) as err:
-            raise ServingError("INVALID_ARGUMENT", _first_cause(err.message)) from None
+            raise ServingError("INVALID_ARGUMENT", first_cause(err.message)) from None
+        except ValueError as err:  # the session refuses a feed it cannot take (shape, dtype) before running
+            raise ServingError(
+                "INVALID_ARGUMENT", f"Signature {signature_name!r} cannot take these inputs: {err}"
+            ) from None
         result = dict(zip(outputs, values))
         if output_filter:
             result = {k: result[k] for k in output_filter}

@@ -95,7 +95,7 @@ def test_policies_labels_and_a_broken_version(tmp_path, exported):
             specific.acquire(label="canary")
         assert err.value.http_status == 404
         # A pushed version whose saved_model.pb is garbage is reported; the serving one stays.
-        latest = ModelManager("ctr", base).start()
+        latest = ModelManager("ctr", base, max_num_load_retries=0).start()
         try:
             os.makedirs(os.path.join(base, "3"))
             with open(os.path.join(base, "3", "saved_model.pb"), "wb") as f:
