@@ -87,13 +87,15 @@ def train_and_export(train_files: List[str], transform_output: str,
                      serving_model_dir: str, custom_config: Dict[str, Any], train_steps: Optional[int] = None,
                      environ: Optional[Dict[str, str]] = None,
                      callbacks: Sequence[keras.callbacks.Callback] = (),
-                     eval_files: Optional[List[str]] = None) -> Optional[Dict[str, float]]:
+                     eval_files: Optional[List[str]] = None,
+                     tensorboard_dir: Optional[str] = None) -> Optional[Dict[str, float]]:
     """Trains on this replica's role (see distribution) and, on the chief, exports to `serving_model_dir`.
 
     `train_steps` is the total number of steps, as TFX's TrainArgs.num_steps: each of the
     `epochs` epochs runs ceil(train_steps / epochs) steps. None: every epoch is one pass over the data.
     The strategy picks the fit function (training_strategies.fit_for).
     Returns the final training logs on replicas that trained, None on parameter-server replicas.
+    `tensorboard_dir` (run_fn passes fn_args.model_run_dir) receives per-epoch TensorBoard scalars.
     With `calibration` settings in custom_config (`tfx_pipeline.calibration_step`), calibrators are
     fitted on `eval_files` and the export serves calibrated and `_uncalibrated` outputs.
     """
@@ -126,6 +128,14 @@ def train_and_export(train_files: List[str], transform_output: str,
     with strategy.scope():
         model = build_model(config, total_steps=total_steps)
     fit = training_strategies.fit_for(strategy)
+    if tensorboard_dir and role == distribution.CHIEF:
+        # fn_args.model_run_dir: where TFX users open TensorBoard (per-task metrics, λ, gate usage).
+        from mtl_keras.diagnostics import MultiTaskTensorBoard
+
+        sample = None
+        if fit is not training_strategies.fit_parameter_server:  # gates read on the coordinator otherwise
+            sample = next(iter(make_dataset(train_files, tft_output, config, shuffle=False, batch_size=1024)))
+        callbacks = [*callbacks, MultiTaskTensorBoard(tensorboard_dir, sample_features=sample)]
     history = fit(model, dataset_fn, steps_per_epoch=steps_per_epoch, epochs=config.epochs, verbose=2,
                   callbacks=list(callbacks))
     logs = {k: float(v[-1]) for k, v in history.history.items()}
@@ -200,4 +210,5 @@ def run_fn(fn_args) -> None:
         custom_config=fn_args.custom_config,
         train_steps=fn_args.train_steps or None,
         eval_files=fn_args.eval_files,
+        tensorboard_dir=fn_args.model_run_dir,
     )

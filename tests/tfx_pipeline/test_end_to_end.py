@@ -127,3 +127,17 @@ def test_pushed_model_serves_calibrated_and_raw_outputs_through_the_tf1_loader(t
     np.testing.assert_allclose(got[names.P_CTCVR], got[names.P_CTR] * got[names.P_CVR], rtol=1e-5)
     np.testing.assert_allclose(got[names.P_CTCVR + "_uncalibrated"],
                                got[names.P_CTR + "_uncalibrated"] * got[names.P_CVR + "_uncalibrated"], rtol=1e-5)
+
+
+def test_trainer_writes_tensorboard_scalars_to_the_model_run(tiny_runs):
+    import glob
+
+    workdir, _ = tiny_runs
+    run_dir = run_summary.latest_artifact_uri(workdir.metadata_path, "ModelRun")
+    events = glob.glob(os.path.join(run_dir, "train", "events.out.tfevents.*"))
+    assert events, f"no TensorBoard events under {run_dir}"
+    tags = set()
+    for path in events:
+        for event in tf.compat.v1.train.summary_iterator(path):
+            tags.update(v.tag for v in event.summary.value)
+    assert {"overall/loss", "ctr/loss", "ctcvr/loss", "task_weights/ctr"} <= tags, sorted(tags)
