@@ -236,17 +236,55 @@ def feature_kinds(records: Iterable[bytes]) -> Dict[str, str]:
 
 def read_tfrecords(files: Sequence[str], columns: Mapping[str, object], max_rows: Optional[int] = None,
                    batch_size: int = 65536) -> pd.DataFrame:
-    """Decodes gzipped (`.gz`) or plain TFRecord files of tf.Examples into one frame."""
+    """Decodes gzipped (`.gz`) or plain TFRecord files of tf.Examples into one frame.
+
+    A truncated or corrupt file, or a `.gz` file that is not gzip, raises a ValueError naming it."""
     import tensorflow as tf
 
-    compression = "GZIP" if files[0].endswith(".gz") else ""
     frames, rows = [], 0
-    for batch in tf.data.TFRecordDataset(list(files), compression_type=compression).batch(batch_size):
-        frames.append(decode_frame(batch, columns))
-        rows += len(frames[-1])
+    for path in files:
+        dataset = tf.data.TFRecordDataset([path], compression_type=_compression(path)).batch(batch_size)
+        try:
+            for batch in dataset:
+                frames.append(decode_frame(batch, columns))
+                rows += len(frames[-1])
+                if max_rows is not None and rows >= max_rows:
+                    break
+        except tf.errors.OpError as err:
+            raise ValueError(record_error(path, err)) from None
         if max_rows is not None and rows >= max_rows:
             break
     if not frames:
         return _empty(column_kinds(columns))
     frame = pd.concat(frames, ignore_index=True)
     return frame.iloc[:max_rows] if max_rows is not None else frame
+
+
+def _compression(path: str) -> str:
+    return "GZIP" if str(path).endswith(".gz") else ""
+
+
+def record_error(path: str, err) -> str:
+    """A message naming the TFRecord file `path` that raised TF error `err`, with the fix."""
+    text = getattr(err, "message", str(err))
+    text = text.split("}} ", 1)[-1].split(" [Op:", 1)[0].strip().replace("' failed with ", ": ")
+    if "inflate" in text or "header check" in text:
+        fix = "it is not gzip-compressed although it ends in .gz: rename it to .tfrecord, or gzip it"
+    else:
+        fix = "the file is truncated or corrupt: write or copy it again, or remove it from the input"
+    return f"TFRecord file {str(path)!r} cannot be read ({text}). Fix: {fix}."
+
+
+def unreadable_file(files: Sequence[str]) -> Optional[str]:
+    """The error message for the first of `files` whose records cannot all be read, None if all can.
+
+    Reads every record (no parsing): meant for locating the file behind a reading error."""
+    import tensorflow as tf
+
+    for path in files:
+        try:
+            for _ in tf.data.TFRecordDataset([path], compression_type=_compression(path)).batch(65536):
+                pass
+        except tf.errors.OpError as err:
+            return record_error(path, err)
+    return None

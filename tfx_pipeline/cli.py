@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 import time
 
 
@@ -18,6 +19,8 @@ def register(subparsers) -> None:
     run.add_argument("--beam-mode", choices=("in_memory", "multi_processing", "multi_threading"), default="in_memory")
     run.add_argument("--beam-workers", type=int, default=1, help="Beam DirectRunner workers (multi_processing)")
     run.add_argument("--no-cache", action="store_true", help="rerun every component")
+    run.add_argument("--require-blessed", action="store_true",
+                     help="exit with status 1 when the Evaluator does not bless the model")
     run.set_defaults(func=_run)
 
     vertex = sub.add_parser("compile-vertex", help="write the Vertex AI PipelineJob JSON (and optionally submit it)")
@@ -113,21 +116,30 @@ def _pipeline_args(args: argparse.Namespace) -> dict:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from tfx_pipeline.run_checks import blessing_failure, check_run_args
+
+    check_run_args(args)  # paths, files and values, before TFX is imported
+    pipeline_args = _pipeline_args(args)
     from tfx_pipeline.local_runner import metadata_path_for, run_local
     from tfx_pipeline.pipeline import beam_args, create_pipeline
+    from tfx_pipeline.stale_runs import mark_stale_executions
 
-    if not os.path.isdir(args.data):
-        raise ValueError(f"--data {args.data!r} is not a directory.")
-    if args.format == "csv":
-        from tfx_pipeline.examples_io import check_csv_headers
-        from tfx_pipeline.pipeline import DATA_FORMATS
-
-        check_csv_headers(args.data, args.pattern or DATA_FORMATS["csv"])
     metadata_path = args.metadata or metadata_path_for(args.pipeline_root)
-    pipeline = create_pipeline(**_pipeline_args(args), metadata_path=metadata_path,
+    pipeline = create_pipeline(**pipeline_args, metadata_path=metadata_path,
                                beam_pipeline_args=beam_args(args.beam_mode, args.beam_workers),
                                enable_cache=not args.no_cache)
-    print(run_local(pipeline, metadata_path).format())
+    stale = mark_stale_executions(metadata_path, args.name)
+    if stale:
+        print(f"marked {len(stale)} executions left RUNNING by a killed run as FAILED:")
+        print("\n".join(f"  {s.describe()}" for s in stale), flush=True)
+    report = run_local(pipeline, metadata_path)
+    print(report.format())
+    reused = [r.component for r in report.components if r.state == "CACHED"]
+    print(f"reused from earlier runs (cache): {', '.join(reused)}" if reused else "reused from earlier runs: nothing")
+    failure = blessing_failure(report.blessed, args.min_auc) if args.require_blessed else None
+    if failure:
+        print(f"error: {failure}", file=sys.stderr)
+        return 1
     return 0
 
 

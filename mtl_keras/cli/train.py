@@ -1,4 +1,15 @@
-"""`mtl-ads train`: fit a MultiTaskModel from a JSON ModelConfig on a CSV, Parquet or TFRecord log."""
+"""`mtl-ads train`: fit a MultiTaskModel from a JSON ModelConfig on a CSV, Parquet or TFRecord log.
+
+Every input is checked before training (the config's types, the data files, --out: see
+`mtl_keras.run_directory`). Training checkpoints after every epoch (and every
+--checkpoint-every-steps steps) into OUT.partial/; rerunning the same command after a kill resumes
+from the last checkpoint. A resumed run ends with the weights of an uninterrupted one when its
+data order is reproducible: today that holds for checkpoints at epoch ends of a run whose epochs are
+one batch (batch_size >= training rows) and for a kill in the first epoch; other runs resume with
+a fresh shuffle of the remaining epochs (`mtl_keras.data.make_dataset` draws one permutation per
+epoch from a generator seeded once per process). metrics.json is strict JSON: undefined metrics
+are null, with a warning.
+"""
 from __future__ import annotations
 
 import argparse
@@ -14,10 +25,16 @@ def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "train", help="train a multi-task model",
         description="Trains on the won impressions of --data and writes DIR/saved_model, DIR/metrics.json "
-                    "and DIR/config.json.")
+                    "and DIR/config.json. A run killed before the end resumes when rerun with the same command.")
     parser.add_argument("--config", required=True, help="ModelConfig JSON file (see mtl_keras.config)")
     parser.add_argument("--data", required=True, help="CSV, Parquet or TFRecord file, or a directory of them")
-    parser.add_argument("--out", required=True, help="output directory")
+    parser.add_argument("--out", required=True,
+                        help="output directory (new, empty, or a model to replace with --overwrite); "
+                             "an unfinished run is kept in OUT.partial until it ends")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace the model in --out, or discard an unfinished run of another config")
+    parser.add_argument("--checkpoint-every-steps", type=int, default=None, metavar="N",
+                        help="also checkpoint every N training steps (default: at epoch ends only)")
     parser.add_argument("--eval-data", help="evaluation data; default: a random --eval-fraction of --data")
     parser.add_argument("--eval-fraction", type=float, default=0.2)
     parser.add_argument("--epochs", type=int, help="overrides the config's epochs")
@@ -30,42 +47,107 @@ def register(subparsers) -> None:
     parser.set_defaults(func=run)
 
 
-def run(args: argparse.Namespace) -> int:
+def load_config(args: argparse.Namespace):
+    """The ModelConfig of --config with the command line's overrides; ValueErrors name the file."""
     from mtl_keras.config import ModelConfig
-    from mtl_keras.data import read_table
-    from mtl_keras.training import evaluate, split, train
 
     if not os.path.isfile(args.config):
-        raise ValueError(f"--config {args.config!r} is not a file; give a ModelConfig JSON file.")
-    with open(args.config, encoding="utf-8") as f:
-        try:
+        what = "does not exist" if not os.path.exists(args.config) else "is not a file"
+        raise ValueError(f"--config {args.config!r} {what}; give a ModelConfig JSON file.")
+    try:
+        with open(args.config, encoding="utf-8") as f:
             raw = json.load(f)
-        except json.JSONDecodeError as err:
-            raise ValueError(f"--config {args.config!r} is not valid JSON: {err}") from None
+    except json.JSONDecodeError as err:
+        empty = " (the file is empty)" if os.path.getsize(args.config) == 0 else ""
+        raise ValueError(f"--config {args.config!r} is not valid JSON{empty}: {err}") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise ValueError(f"--config {args.config!r} cannot be read: {err}") from None
     if not isinstance(raw, dict):
         raise ValueError(f"--config {args.config!r} must hold a JSON object (a ModelConfig), got {type(raw).__name__}.")
     for key in ("epochs", "backbone", "objective"):
         if getattr(args, key) is not None:
             raw[key] = getattr(args, key)
-    config = ModelConfig.from_dict(raw)
-    frame = read_table(args.data)
+    try:
+        return ModelConfig.from_dict(raw)
+    except ValueError as err:
+        raise ValueError(f"--config {args.config!r}: {err}") from None
+
+
+def _check_options(args: argparse.Namespace) -> None:
+    every = args.checkpoint_every_steps
+    if every is not None and every < 1:
+        raise ValueError(f"--checkpoint-every-steps must be >= 1, got {every}; leave it out to checkpoint at epoch "
+                         "ends only.")
+    if args.eval_data is None and not 0.0 < args.eval_fraction < 1.0:
+        raise ValueError(f"--eval-fraction must be in (0, 1), got {args.eval_fraction}.")
+
+
+def _warn(message: str) -> None:
+    print(f"warning: {message}", file=sys.stderr, flush=True)
+
+
+def run(args: argparse.Namespace, callbacks=()) -> int:
+    """Runs `mtl-ads train`; `callbacks`: extra Keras callbacks for library callers (after the checkpointing one)."""
+    from mtl_keras import checkpointing, input_files, run_report
+    from mtl_keras.run_directory import RunDirectory
+
+    _check_options(args)
+    config = load_config(args)
+    for path, flag in ((args.data, "--data"), (args.eval_data, "--eval-data")):
+        if path is not None:
+            for name in input_files.data_files(path, flag):
+                input_files.check_file(name, flag)
+    fingerprint = {"config": json.loads(config.to_json()), "data": os.path.abspath(args.data),
+                   "eval_data": os.path.abspath(args.eval_data) if args.eval_data else None,
+                   "eval_fraction": None if args.eval_data else args.eval_fraction}
+    out = RunDirectory(args.out, fingerprint, overwrite=args.overwrite)
+    if out.prepare() == "resume":
+        where = checkpointing.describe_resume(out.backup_dir, out.history_path, config.epochs)
+        print(f"resuming the unfinished run in {out.partial} from its checkpoint {where}", flush=True)
+    try:
+        model, metrics, config = _train(args, config, out, list(callbacks))
+    except BaseException:
+        out.discard_if_unstarted()
+        raise
+    out.commit(lambda directory: _write(directory, model, metrics, config))
+    for task, values in metrics["eval"].items():
+        fmt = run_report.format_metric
+        print(f"{task:6s} auc={fmt(values['auc'])} log_loss={fmt(values['log_loss'])} ece={fmt(values['ece'])} "
+              f"calibration_ratio={fmt(values['calibration_ratio'], 3)} (n={values['count']})")
+    print(f"saved model: {os.path.join(out.out, 'saved_model')}")
+    return 0
+
+
+def _train(args, config, out, callbacks):
+    from mtl_keras import checkpointing, input_files, run_report
+    from mtl_keras.training import evaluate, split, train
+
+    frame = input_files.read_data(args.data, "--data")
     if args.eval_data:
-        train_frame, eval_frame = frame, read_table(args.eval_data)
+        train_frame, eval_frame = frame, input_files.read_data(args.eval_data, "--eval-data")
     else:
         train_frame, eval_frame = split(frame, args.eval_fraction, seed=config.seed)
-    model, history = train(config, train_frame, eval_frame, verbose=args.verbose)
+        if len(train_frame) == 0 or len(eval_frame) == 0:
+            raise ValueError(f"--eval-fraction {args.eval_fraction} leaves {len(train_frame)} training and "
+                             f"{len(eval_frame)} evaluation rows of the {len(frame)} in --data; give more data, "
+                             "another --eval-fraction or --eval-data.")
+    for message in run_report.label_warnings(train_frame, config.objective.labels):
+        _warn(message)
+    backup = checkpointing.EpochAndStepBackup(out.backup_dir, args.checkpoint_every_steps, out.history_path)
+    model, history = train(config, train_frame, eval_frame, verbose=args.verbose, callbacks=[backup, *callbacks])
     config = model.model_config  # with the vocabularies learned from the training rows, if any
-    report = evaluate(model, eval_frame, num_bins=config.num_calibration_bins)
-    os.makedirs(args.out, exist_ok=True)
-    model.save(os.path.join(args.out, "saved_model"))
-    metrics = {"eval": report, "history": {k: [float(x) for x in v] for k, v in history.history.items()},
+    report, notes = run_report.null_undefined(evaluate(model, eval_frame, num_bins=config.num_calibration_bins))
+    for message in notes:
+        _warn(message)
+    metrics = {"eval": report,
+               "history": run_report.strict_history(checkpointing.read_history(out.history_path) or history.history),
                "train_rows": int(len(train_frame)), "eval_rows": int(len(eval_frame))}
-    with open(os.path.join(args.out, "metrics.json"), "w", encoding="utf-8") as f:
-        json.dump(metrics, f, indent=2)
-    with open(os.path.join(args.out, "config.json"), "w", encoding="utf-8") as f:
+    return model, metrics, config
+
+
+def _write(directory: str, model, metrics, config) -> None:
+    model.save(os.path.join(directory, "saved_model"))
+    with open(os.path.join(directory, "metrics.json"), "w", encoding="utf-8") as f:
+        json.dump(metrics, f, indent=2, allow_nan=False)
+    with open(os.path.join(directory, "config.json"), "w", encoding="utf-8") as f:
         f.write(config.to_json())
-    for task, values in report.items():
-        print(f"{task:6s} auc={values['auc']:.4f} log_loss={values['log_loss']:.4f} ece={values['ece']:.4f} "
-              f"calibration_ratio={values['calibration_ratio']:.3f} (n={values['count']})")
-    print(f"saved model: {os.path.join(args.out, 'saved_model')}")
-    return 0

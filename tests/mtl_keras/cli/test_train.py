@@ -74,4 +74,4 @@ def test_train_reports_bad_paths_and_bad_json(log, tmp_path, capsys):
     assert main(["train", "--config", str(root / "config.json"), "--data", str(tmp_path / "none.csv"),
                  "--out", "o"]) == 2
     err = capsys.readouterr().err
-    assert "is not a file" in err and "not valid JSON" in err and "does not exist" in err
+    assert "nope.json' does not exist" in err and "not valid JSON" in err and "none.csv' does not exist" in err
