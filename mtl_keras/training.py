@@ -85,7 +85,8 @@ def prepare(frame: pd.DataFrame, config: ModelConfig):
 
 
 def train(config: ModelConfig, train_frame: pd.DataFrame, eval_frame: Optional[pd.DataFrame] = None,
-          verbose: int = 1, callbacks=None, validation_frame: Optional[pd.DataFrame] = None):
+          verbose: int = 1, callbacks=None, validation_frame: Optional[pd.DataFrame] = None,
+          first_step: int = 0):
     """Builds, fits and returns (model, keras History).
 
     Validation rows steer training when `config.validation_fraction` > 0 (that share of the
@@ -99,6 +100,10 @@ def train(config: ModelConfig, train_frame: pd.DataFrame, eval_frame: Optional[p
 
     Vocabularies still to learn (features with `num_oov_buckets` and no `vocabulary`) are learned
     from `train_frame`: use the returned `model.model_config` afterwards.
+
+    `first_step`: the optimizer steps a killed run already took (resuming with a
+    keras.callbacks.BackupAndRestore callback): the data stream continues at that batch, so the
+    resumed run sees the batches an uninterrupted one would.
 
     With `config.learning_rate_schedule`, the schedule runs over the planned optimizer steps
     (epochs x batches per epoch), whether or not early stopping ends training sooner.
@@ -136,12 +141,13 @@ def train(config: ModelConfig, train_frame: pd.DataFrame, eval_frame: Optional[p
         validation = prepare(eval_frame, config)
     if steered:
         fit_args["callbacks"].append(early_stopping.callback(config))
-    train_ds = data.make_dataset(train_arrays, config.batch_size, shuffle=True, seed=config.seed)
-    steps = int(train_ds.cardinality())
+    repeat = config.evaluations_per_epoch > 1
+    train_ds = data.make_dataset(train_arrays, config.batch_size, shuffle=True, seed=config.seed,
+                                 first_step=first_step, repeat=repeat)
+    steps = -(-len(next(iter(train_arrays.values()))) // config.batch_size)
     total_steps = config.epochs * steps
-    if config.evaluations_per_epoch > 1:
+    if repeat:
         # Keras validates at the end of its epochs: cut each pass over the data into that many.
-        train_ds = train_ds.repeat()
         fit_args.update(epochs=config.epochs * config.evaluations_per_epoch,
                         steps_per_epoch=-(-steps // config.evaluations_per_epoch))
         total_steps = fit_args["epochs"] * fit_args["steps_per_epoch"]

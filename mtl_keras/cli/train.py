@@ -3,12 +3,10 @@
 Every input is checked before training (the config's types, the data files, --out: see
 `mtl_keras.run_directory`). Training checkpoints after every epoch (and every
 --checkpoint-every-steps steps) into OUT.partial/; rerunning the same command after a kill resumes
-from the last checkpoint. A resumed run ends with the weights of an uninterrupted one when its
-data order is reproducible: today that holds for checkpoints at epoch ends of a run whose epochs are
-one batch (batch_size >= training rows) and for a kill in the first epoch; other runs resume with
-a fresh shuffle of the remaining epochs (`mtl_keras.data.make_dataset` draws one permutation per
-epoch from a generator seeded once per process). metrics.json is strict JSON: undefined metrics
-are null, with a warning.
+from the last checkpoint and the same place in the data stream (`training.train(first_step=...)`),
+so it ends with the weights of an uninterrupted run with the same seed. Not exact: runs steered by
+validation rows (early stopping's best score and patience are not checkpointed). metrics.json is
+strict JSON: undefined metrics are null, with a warning.
 """
 from __future__ import annotations
 
@@ -134,7 +132,8 @@ def _train(args, config, out, callbacks):
     for message in run_report.label_warnings(train_frame, config.objective.labels):
         _warn(message)
     backup = checkpointing.EpochAndStepBackup(out.backup_dir, args.checkpoint_every_steps, out.history_path)
-    model, history = train(config, train_frame, eval_frame, verbose=args.verbose, callbacks=[backup, *callbacks])
+    model, history = train(config, train_frame, eval_frame, verbose=args.verbose, callbacks=[backup, *callbacks],
+                           first_step=checkpointing.saved_steps(out.backup_dir))
     config = model.model_config  # with the vocabularies learned from the training rows, if any
     report, notes = run_report.null_undefined(evaluate(model, eval_frame, num_bins=config.num_calibration_bins))
     for message in notes:

@@ -45,10 +45,9 @@ def log(tmp_path_factory):
     # No conversions at all: metrics.json must then say null where a metric is undefined.
     frame = frame.drop(columns=["true_p_ctr", "true_p_cvr"]).assign(conversion=0)
     frame.to_csv(root / "log.csv", index=False)
-    # One batch per epoch (batch_size > training rows): the data order of a resumed epoch is then
-    # that of an uninterrupted one (see mtl_keras.cli.train for other batch sizes).
+    # Several batches per epoch: the resumed run must continue the same shuffled stream.
     config = ModelConfig(features=spec, backbone={"name": "mmoe", "num_experts": 2, "expert_units": [8]},
-                         objective="esmm", tower_units=[4], batch_size=4096, epochs=EPOCHS, learning_rate=0.01)
+                         objective="esmm", tower_units=[4], batch_size=256, epochs=EPOCHS, learning_rate=0.01)
     (root / "config.json").write_text(config.to_json())
     (root / "other.json").write_text(config.to_json().replace('"learning_rate": 0.01', '"learning_rate": 0.02'))
     return root
@@ -97,7 +96,7 @@ def _variables(model_dir):
 def test_killed_run_resumes_to_the_weights_of_an_uninterrupted_run(runs):
     assert runs["reference_run"][0] == 0, runs["reference_run"][2]
     assert runs["killed"].returncode == -signal.SIGKILL, runs["killed"].stderr
-    assert runs["checkpoint"] == (1, 0) and len(runs["killed_history"]["loss"]) == 2  # epochs 1-2 done
+    assert runs["checkpoint"][0] == 1 and len(runs["killed_history"]["loss"]) == 2  # epochs 1-2 done
     code, printed, err = runs["resumed_run"]  # the same command, no extra flag
     assert code == 0, err
     assert "resuming the unfinished run" in printed and "continues with epoch 3 of 4" in printed
@@ -107,7 +106,9 @@ def test_killed_run_resumes_to_the_weights_of_an_uninterrupted_run(runs):
     assert expected.keys() == resumed.keys()
     for name, value in expected.items():
         np.testing.assert_allclose(resumed[name], value, rtol=1e-4, atol=1e-6, err_msg=name)
-    assert int(resumed["optimizer/_iterations/.ATTRIBUTES/VARIABLE_VALUE"]) == EPOCHS  # one step per epoch
+    steps = int(expected["optimizer/_iterations/.ATTRIBUTES/VARIABLE_VALUE"])
+    assert steps > EPOCHS and steps % EPOCHS == 0  # several batches per epoch
+    assert int(resumed["optimizer/_iterations/.ATTRIBUTES/VARIABLE_VALUE"]) == steps
     history = json.loads((out / "metrics.json").read_text())["history"]
     reference_history = json.loads((runs["reference"] / "metrics.json").read_text())["history"]
     assert len(history["loss"]) == EPOCHS
@@ -168,8 +169,13 @@ def test_checkpoint_every_steps_resumes_at_the_next_step(tmp_path):
             checkpointing.EpochAndStepBackup(backup, every_steps=2, history_path=history), _StopAt(1, 3)])
     assert checkpointing.resume_point(backup) == (1, 1)  # saved after steps 2 and 4 of epoch 2 (0-based 1, 3)
     model, _ = training.train(config, frame, verbose=0, callbacks=[
-        checkpointing.EpochAndStepBackup(backup, every_steps=2, history_path=history)])
+        checkpointing.EpochAndStepBackup(backup, every_steps=2, history_path=history)],
+        first_step=checkpointing.saved_steps(backup))
     assert int(model.optimizer.iterations.numpy()) == config.epochs * steps  # only the remaining steps ran
+    # The same batches in the same order as an uninterrupted run: the same weights.
+    reference, _ = training.train(config, frame, verbose=0)
+    for got, want in zip(model.trainable_variables, reference.trainable_variables):
+        np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-4, atol=1e-6, err_msg=got.name)
     assert len(checkpointing.read_history(history)["loss"]) == config.epochs
     assert checkpointing.resume_point(backup) is None  # deleted once fit ends
 
