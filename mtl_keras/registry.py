@@ -50,7 +50,9 @@ def parse_section(kind: str, table: Mapping[str, Type[S]], value: Union[str, Map
             where = f"; it is a setting of {users}" if users else ""
             raise ValueError(f"ModelConfig.{kind} {name!r} does not use the setting {key!r}{where}. "
                              f"The settings of {name!r} are {allowed}.")
-    return section(**settings)
+    from mtl_keras import dataclass_dict  # typed errors for quoted numbers and the like
+
+    return dataclass_dict.from_dict(section, settings)
 
 
 def positive_int(owner: str, field: str, value: Any, minimum: int = 1) -> int:
