@@ -4,8 +4,10 @@ comes back as a warning with the counts instead of a silent auc=0.5 or log_loss=
 from __future__ import annotations
 
 import math
+import numbers
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
+import numpy as np
 import pandas as pd
 
 from mtl_keras import names
@@ -70,3 +72,16 @@ def label_warnings(frame: pd.DataFrame, labels, what: str = "training data") -> 
 
 def format_metric(value: Optional[float], digits: int = 4) -> str:
     return "n/a" if value is None else f"{value:.{digits}f}"
+
+
+def strict_json(value: Any) -> Any:
+    """`value` (nested dicts, lists, numbers) with NaN / inf as None and numpy scalars as Python ones."""
+    if isinstance(value, Mapping):
+        return {str(k): strict_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [strict_json(v) for v in value]
+    if isinstance(value, (bool, str)) or value is None:
+        return value
+    if isinstance(value, numbers.Number):
+        return finite_or_none(value) if isinstance(value, (float, np.floating)) else int(value)
+    return value

@@ -20,8 +20,7 @@ import numpy as np
 import pandas as pd
 
 from mtl_keras import names
-from mtl_keras.calibration import fit_multitask_calibration
-from mtl_keras.calibration.report import multitask_calibration_report
+from mtl_keras.calibration.cross_fit import fit_with_cross_fitted_report
 
 CALIBRATION_KEY = "calibration"
 REPORT_FILE = "calibration_report.json"
@@ -79,17 +78,9 @@ def eval_predictions(model, dataset, p_win_column: str):
 def fit(outputs, frame: pd.DataFrame, settings: Dict[str, Any], seed: int = 0):
     """(MultiTaskCalibration on every row, cross-fitted before/after report)."""
     kwargs = {"min_rows": settings["min_rows"], "min_positives": settings["min_positives"]}
-    arguments = dict(space=settings["space"], kind=settings["kind"], calibrator_kwargs=kwargs)
-    calibration = fit_multitask_calibration(outputs, frame, **arguments)
-    half = np.random.default_rng([seed, 7]).random(len(frame)) < 0.5
-    report: Dict[str, Any] = {"settings": settings, "rows": int(len(frame)), "cross_fitted": {}}
-    for name, (fit_rows, score_rows) in {"a": (half, ~half), "b": (~half, half)}.items():
-        part = {k: v[fit_rows] for k, v in outputs.items()}
-        held = {k: v[score_rows] for k, v in outputs.items()}
-        fitted = fit_multitask_calibration(part, frame[fit_rows].reset_index(drop=True), **arguments)
-        report["cross_fitted"][name] = multitask_calibration_report(fitted, held,
-                                                                    frame[score_rows].reset_index(drop=True))
-    return calibration, report
+    calibration, report = fit_with_cross_fitted_report(outputs, frame, seed=seed, space=settings["space"],
+                                                       kind=settings["kind"], calibrator_kwargs=kwargs)
+    return calibration, {"settings": settings, **report}
 
 
 def write_report(report: Dict[str, Any], export_dir: str) -> str:

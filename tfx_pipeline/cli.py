@@ -1,4 +1,4 @@
-"""`mtl-ads pipeline run|compile-vertex` and `mtl-ads demo` (TFX imports happen inside the handlers)."""
+"""`mtl-ads pipeline run|compile-vertex|lineage` and `mtl-ads demo` (TFX imports happen inside the handlers)."""
 from __future__ import annotations
 
 import argparse
@@ -38,6 +38,9 @@ def register(subparsers) -> None:
     vertex.add_argument("--machine-type", default="n1-standard-8")
     vertex.add_argument("--submit", action="store_true", help="submit the job with google-cloud-aiplatform")
     vertex.set_defaults(func=_compile_vertex)
+    from tfx_pipeline.lineage_cli import register_lineage
+
+    register_lineage(sub)
 
 
 def register_demo(subparsers) -> None:

@@ -42,6 +42,13 @@ def register(subparsers) -> None:
                         help="overrides the config's objective section with this objective's defaults")
     parser.add_argument("--verbose", type=int, default=1 if sys.stdout.isatty() else 2,
                         help="1: progress bar, 2: one line per epoch (default when not a terminal)")
+    parser.add_argument("--tensorboard", default=None, metavar="DIR",
+                        help="write per-epoch TensorBoard scalars (per-task metrics, task weights, gate usage) to DIR")
+    parser.add_argument("--calibrate", choices=("isotonic", "platt", "histogram"), default=None,
+                        help="fit calibrators of this kind on the evaluation rows: OUT/calibration.json (pass it to "
+                        "serving.export_serving_model(calibration=...)) and a cross-fitted before/after report")
+    parser.add_argument("--calibration-space", choices=("impression", "request", "click_do"), default="impression",
+                        help="the space --calibrate targets (request needs a p_win column; default impression)")
     parser.set_defaults(func=run)
 
 
@@ -107,7 +114,8 @@ def run(args: argparse.Namespace, callbacks=()) -> int:
     except BaseException:
         out.discard_if_unstarted()
         raise
-    out.commit(lambda directory: _write(directory, model, metrics, config))
+    calibration = getattr(args, "fitted_calibration", None)
+    out.commit(lambda directory: _write(directory, model, metrics, config, calibration))
     for task, values in metrics["eval"].items():
         fmt = run_report.format_metric
         print(f"{task:6s} auc={fmt(values['auc'])} log_loss={fmt(values['log_loss'])} ece={fmt(values['ece'])} "
@@ -131,6 +139,10 @@ def _train(args, config, out, callbacks):
                              "another --eval-fraction or --eval-data.")
     for message in run_report.label_warnings(train_frame, config.objective.labels):
         _warn(message)
+    if getattr(args, "tensorboard", None):
+        from mtl_keras.diagnostics import MultiTaskTensorBoard
+
+        callbacks = [*callbacks, MultiTaskTensorBoard(args.tensorboard, sample_features=eval_frame.head(1024))]
     backup = checkpointing.EpochAndStepBackup(out.backup_dir, args.checkpoint_every_steps, out.history_path)
     model, history = train(config, train_frame, eval_frame, verbose=args.verbose, callbacks=[backup, *callbacks],
                            first_step=checkpointing.saved_steps(out.backup_dir))
@@ -141,12 +153,30 @@ def _train(args, config, out, callbacks):
     metrics = {"eval": report,
                "history": run_report.strict_history(checkpointing.read_history(out.history_path) or history.history),
                "train_rows": int(len(train_frame)), "eval_rows": int(len(eval_frame))}
+    if getattr(args, "calibrate", None):
+        metrics["calibration"] = _calibrate(args, model, eval_frame, config.seed)
     return model, metrics, config
 
 
-def _write(directory: str, model, metrics, config) -> None:
+def _calibrate(args, model, eval_frame, seed: int):
+    """Calibrators on the evaluation impressions (kept for _write) and their cross-fitted report."""
+    from mtl_keras import run_report
+    from mtl_keras.calibration.cross_fit import fit_with_cross_fitted_report
+    from mtl_keras.data import impressions
+    from mtl_keras.training import predict
+
+    rows = impressions(eval_frame)
+    calibration, report = fit_with_cross_fitted_report(predict(model, rows), rows, seed=seed,
+                                                       space=args.calibration_space, kind=args.calibrate)
+    args.fitted_calibration = calibration  # saved beside the model by _write
+    return run_report.strict_json(report)
+
+
+def _write(directory: str, model, metrics, config, calibration=None) -> None:
     model.save(os.path.join(directory, "saved_model"))
     with open(os.path.join(directory, "metrics.json"), "w", encoding="utf-8") as f:
         json.dump(metrics, f, indent=2, allow_nan=False)
     with open(os.path.join(directory, "config.json"), "w", encoding="utf-8") as f:
         f.write(config.to_json())
+    if calibration is not None:
+        calibration.save(os.path.join(directory, "calibration.json"))

@@ -75,3 +75,23 @@ def test_train_reports_bad_paths_and_bad_json(log, tmp_path, capsys):
                  "--out", "o"]) == 2
     err = capsys.readouterr().err
     assert "nope.json' does not exist" in err and "not valid JSON" in err and "none.csv' does not exist" in err
+
+
+def test_calibrate_and_tensorboard_flags(log, tmp_path):
+    from mtl_keras.calibration import MultiTaskCalibration
+
+    root, _ = log
+    out, board = tmp_path / "model", tmp_path / "board"
+    assert main(["train", "--config", str(root / "config.json"), "--data", str(root / "log.csv"), "--out", str(out),
+                 "--verbose", "0", "--epochs", "1", "--eval-fraction", "0.6", "--calibrate", "platt",
+                 "--tensorboard", str(board)]) == 0
+    calibration = MultiTaskCalibration.load(str(out / "calibration.json"))
+    assert sorted(calibration.calibrators) == ["p_ctr", "p_cvr"] and calibration.metadata["kind"] == "platt"
+    metrics = json.loads((out / "metrics.json").read_text())  # strict JSON, the report inside
+    for half in ("a", "b"):
+        assert {"before", "after"} <= set(metrics["calibration"]["cross_fitted"][half]["p_ctr"])
+    import tensorflow as tf
+
+    tags = {v.tag for path in (board / "train").glob("events.out.tfevents.*")
+            for event in tf.compat.v1.train.summary_iterator(str(path)) for v in event.summary.value}
+    assert {"overall/loss", "ctr/loss", "gates/ctr/entropy"} <= tags, sorted(tags)
