@@ -1,4 +1,4 @@
-"""`mtl-ads pipeline run|compile-vertex|lineage` and `mtl-ads demo` (TFX imports happen inside the handlers)."""
+"""`mtl-ads pipeline run|compile-vertex|lineage|report` and `mtl-ads demo` (TFX imports happen inside the handlers)."""
 from __future__ import annotations
 
 import argparse
@@ -41,6 +41,9 @@ def register(subparsers) -> None:
     from tfx_pipeline.lineage_cli import register_lineage
 
     register_lineage(sub)
+    from tfx_pipeline.report.cli import register_report
+
+    register_report(sub)
 
 
 def register_demo(subparsers) -> None:
@@ -71,6 +74,9 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--eval-ipw", action="store_true", help="weight the evaluation by 1/p_win")
     parser.add_argument("--min-auc", type=float, default=0.5, help="blessing: lowest CTR AUC on the overall slice")
     parser.add_argument("--slice", action="append", default=[], help="feature to slice the evaluation by (repeatable)")
+    parser.add_argument("--calibrate", choices=("none", "isotonic", "platt", "histogram"), default="isotonic",
+                        help="calibrators fitted on the eval split by the Trainer and served (default isotonic)")
+    parser.add_argument("--calibration-space", choices=("impression", "request", "click_do"), default="impression")
 
 
 def _read_json(path: str, what: str):
@@ -113,6 +119,8 @@ def _pipeline_args(args: argparse.Namespace) -> dict:
         schema_path=args.schema,
         win_model=win_model,
         eval_ipw=args.eval_ipw,
+        calibration=None if getattr(args, "calibrate", "none") == "none"
+        else {"kind": args.calibrate, "space": args.calibration_space},
         min_auc=args.min_auc,
         slice_features=args.slice,
     )
@@ -137,6 +145,10 @@ def _run(args: argparse.Namespace) -> int:
         print("\n".join(f"  {s.describe()}" for s in stale), flush=True)
     report = run_local(pipeline, metadata_path)
     print(report.format())
+    if report.pushed_path:
+        from tfx_pipeline.model_card import write_model_card
+
+        print(f"model card: {write_model_card(metadata_path, os.path.basename(report.pushed_path.rstrip('/')))}")
     reused = [r.component for r in report.components if r.state == "CACHED"]
     print(f"reused from earlier runs (cache): {', '.join(reused)}" if reused else "reused from earlier runs: nothing")
     failure = blessing_failure(report.blessed, args.min_auc) if args.require_blessed else None
@@ -183,4 +195,11 @@ def _demo(args: argparse.Namespace) -> int:
               "load_average": os.getloadavg(), "cpus": os.cpu_count()}
     with open(os.path.join(workdir.base, "demo_report.json"), "w", encoding="utf-8") as f:
         json.dump(record, f, indent=2)
+    if report.pushed_path:
+        from tfx_pipeline.model_card import write_model_card
+
+        print(f"model card: {write_model_card(workdir.metadata_path, os.path.basename(report.pushed_path.rstrip('/')))}")
+    from tfx_pipeline.report import write_run_report
+
+    print(f"run report: {write_run_report(workdir.base, os.path.join(workdir.base, 'report.html'))}")
     return 0 if report.pushed_path else 1
