@@ -18,10 +18,12 @@ class AFTWinModel(RegressionWinModel):
     _location_param: str = ""
     _shape_param: str = ""
 
-    def _fit_lifelines(self, design: pd.DataFrame, duration_col: str, event_col: str) -> None:
+    def _make_fitter(self, penalizer: float):
         import lifelines
 
-        fitter = getattr(lifelines, self._fitter)(penalizer=self.penalizer).fit(design, duration_col, event_col)
+        return getattr(lifelines, self._fitter)(penalizer=penalizer)
+
+    def _read_fitter(self, fitter) -> None:
         location = fitter.params_.loc[self._location_param]
         self.beta = location[self.encoder.column_names].to_numpy(np.float64)
         self.intercept = float(location["Intercept"])

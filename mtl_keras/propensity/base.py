@@ -112,6 +112,13 @@ class WinPropensityModel(abc.ABC):
             lo, hi = np.where(below, mid, lo), np.where(below, hi, mid)
         return np.exp(0.5 * (lo + hi))
 
+    @abc.abstractmethod
+    def to_tf_module(self, feature_spec=None, floor: float = 0.0, clip: float = 1.0):
+        """The fitted model for serving: a tf.Module whose `__call__(features, bids)` (a dict of [batch]
+        feature tensors, [batch, num_bids] bids) returns [batch, num_bids] float32 P(win) equal to
+        predict_p_win (clipped into [floor, clip]). `feature_spec`: when given, every feature the
+        model reads must be in it with the same kind. Its `input_specs()` give a serving signature."""
+
     # --- persistence ---------------------------------------------------------------------------
     @abc.abstractmethod
     def _get_params(self) -> Dict[str, Any]:

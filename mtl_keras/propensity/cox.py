@@ -16,10 +16,12 @@ class CoxWinModel(RegressionWinModel):
     kind = "cox"
     default_penalizer = 0.1
 
-    def _fit_lifelines(self, design: pd.DataFrame, duration_col: str, event_col: str) -> None:
+    def _make_fitter(self, penalizer: float):
         from lifelines import CoxPHFitter
 
-        fitter = CoxPHFitter(penalizer=self.penalizer).fit(design, duration_col, event_col)
+        return CoxPHFitter(penalizer=penalizer)
+
+    def _read_fitter(self, fitter) -> None:
         columns = self.encoder.column_names
         self.beta = fitter.params_[columns].to_numpy(np.float64)
         self.center = fitter._norm_mean[columns].to_numpy(np.float64)  # lifelines' centring of x
@@ -32,6 +34,13 @@ class CoxWinModel(RegressionWinModel):
     def _cdf(self, frame: pd.DataFrame, prices: np.ndarray) -> np.ndarray:
         baseline_cdf = step_cdf(self.times, self.baseline, prices)
         return 1.0 - (1.0 - baseline_cdf) ** self.partial_hazard(frame)[:, None]
+
+    def to_tf_module(self, feature_spec=None, floor: float = 0.0, clip: float = 1.0):
+        """A tf.Module whose `__call__(features, bids[batch, num_bids])` equals predict_p_win."""
+        from mtl_keras.propensity.step_export import StepWinModule
+
+        self._check_fitted()
+        return StepWinModule(self, feature_spec=feature_spec, floor=floor, clip=clip)
 
     def _get_coefficients(self) -> Dict[str, Any]:
         return {"beta": self.beta.tolist(), "center": self.center.tolist(), "times": self.times.tolist(),

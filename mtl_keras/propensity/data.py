@@ -56,8 +56,8 @@ def survival_arrays(frame: pd.DataFrame, require_events: bool = True) -> Tuple[n
         durations = np.where(won, market, bids)
     else:
         if require_events:
-            raise ValueError("All requests were lost: no market price is observed, so its distribution cannot be "
-                             "estimated. Fix: include won requests.")
+            raise ValueError(f"All requests were lost ({names.WON!r} is 0 on every row): no market price is observed, "
+                             "so its distribution cannot be estimated. Fix: include won requests.")
         durations = bids
     return durations, won.astype(np.int64)
 

@@ -114,6 +114,65 @@ class FeatureEncoder:
                 blocks.append((x - self.mean[name]) / self.std[name])
         return tf.concat(blocks, axis=1)
 
+    # --- level ids and scaled numbers (the neural model's inputs; same levels and scales) -----------
+    @property
+    def levels_per_field(self) -> List[int]:
+        """Per categorical feature: its kept levels plus the shared reference (rare / unseen ids)."""
+        return [len(self.levels[n]) + 1 for n in self.categorical]
+
+    def level_ids(self, frame: pd.DataFrame) -> np.ndarray:
+        """[rows, len(categorical)] int32: per feature 0 for the reference, 1 + the level's position,
+        offset by the sizes of the features before it (one id space for one embedding table)."""
+        self._check(frame)
+        out = np.zeros((len(frame), len(self.categorical)), np.int32)
+        offset = 0
+        for i, name in enumerate(self.categorical):
+            levels = self.levels[name]
+            if len(levels):
+                order = np.argsort(levels)
+                ids = frame[name].to_numpy(np.int64)
+                index = np.clip(np.searchsorted(levels[order], ids), 0, len(levels) - 1)
+                out[:, i] = np.where(levels[order][index] == ids, order[index] + 1, 0) + offset
+            else:
+                out[:, i] = offset
+            offset += len(levels) + 1
+        return out
+
+    def scaled_numeric(self, frame: pd.DataFrame) -> np.ndarray:
+        """[rows, kept numeric] float32: standardised numeric features (constant ones dropped)."""
+        self._check(frame)
+        kept = [n for n in self.numeric if n in self.std]
+        columns = [(frame[n].to_numpy(np.float64) - self.mean[n]) / self.std[n] for n in kept]
+        return np.stack(columns, axis=1).astype(np.float32) if columns else np.zeros((len(frame), 0), np.float32)
+
+    def tf_level_ids(self, features: Dict[str, Any]):
+        """level_ids from a dict of [batch] (or [batch, 1]) tensors, int32 [batch, len(categorical)]."""
+        import tensorflow as tf
+
+        columns, offset = [], 0
+        for name in self.categorical:
+            levels = self.levels[name]
+            ids = tf.reshape(tf.cast(features[name], tf.int64), [-1])
+            if len(levels):
+                order = np.argsort(levels)
+                sorted_levels = tf.constant(levels[order], tf.int64)
+                index = tf.clip_by_value(tf.searchsorted(sorted_levels, ids), 0, len(levels) - 1)
+                position = tf.gather(tf.constant(order + 1, tf.int32), index)
+                hit = tf.equal(tf.gather(sorted_levels, index), ids)
+                columns.append(tf.where(hit, position, tf.zeros_like(position)) + offset)
+            else:
+                columns.append(tf.zeros_like(ids, tf.int32) + offset)
+            offset += len(levels) + 1
+        return tf.stack(columns, axis=1)
+
+    def tf_scaled_numeric(self, features: Dict[str, Any]):
+        """scaled_numeric from a dict of tensors, float32 [batch, kept numeric]."""
+        import tensorflow as tf
+
+        kept = [n for n in self.numeric if n in self.std]
+        columns = [(tf.reshape(tf.cast(features[n], tf.float64), [-1]) - self.mean[n]) / self.std[n] for n in kept]
+        return tf.cast(tf.stack(columns, axis=1), tf.float32)
+
     def _check(self, frame: pd.DataFrame) -> None:
         missing = [n for n in self.categorical + self.numeric if n not in frame.columns]
         if missing:

@@ -8,6 +8,7 @@ import pandas as pd
 
 from mtl_keras import names
 from mtl_keras.propensity.base import WinPropensityModel
+from mtl_keras.propensity.censored_metrics import integrated_brier, restricted_concordance
 from mtl_keras.propensity.data import survival_arrays
 
 _PROBABILITY_FLOOR = 1e-12  # log of a zero probability mass would be infinite
@@ -53,7 +54,8 @@ def _price_bin_mass(model: WinPropensityModel, frame: pd.DataFrame, bin_width: f
 
 
 def brier(model: WinPropensityModel, frame: pd.DataFrame) -> float:
-    """Mean squared error of P(win | x, bid) against the auction outcome."""
+    """Brier score at the bid: mean squared error of P(win | x, own bid) against the auction outcome
+    (always observed, no censoring weights). Over a price grid: censored_metrics.integrated_brier."""
     p = model.predict_p_win(frame)
     return float(np.mean((p - frame[names.WON].to_numpy()) ** 2))
 
@@ -88,17 +90,24 @@ def p_win_mae(model: WinPropensityModel, frame: pd.DataFrame) -> Optional[float]
 
 
 def evaluate_model(model: WinPropensityModel, frame: pd.DataFrame, bin_width: float = 1.0,
-                   num_buckets: int = 10) -> Dict[str, Any]:
-    """All metrics of one model on one evaluation frame, plus its fit information."""
+                   num_buckets: int = 10, price_grid=None) -> Dict[str, Any]:
+    """All metrics of one model on one evaluation frame, plus its fit information.
+
+    integrated_brier (over `price_grid`, default censored_metrics.default_price_grid) is None when
+    the frame has no lost request; c_index ranks by the median, c_index_restricted by the mean price
+    restricted to the largest observed one (see censored_metrics)."""
     calibration = win_rate_calibration(model, frame, num_buckets)
+    censored = bool((frame[names.WON].to_numpy() == 0).any())
     counts = np.array([b["count"] for b in calibration])
     gaps = np.array([abs(b["predicted"] - b["observed"]) for b in calibration])
     return {
         "kind": model.kind,
         "c_index": concordance(model, frame),
+        "c_index_restricted": restricted_concordance(model, frame),
         "anlp": anlp(model, frame, bin_width),
         "anlp_zero_mass_fraction": zero_mass_fraction(model, frame, bin_width),
         "brier": brier(model, frame),
+        "integrated_brier": integrated_brier(model, frame, price_grid) if censored else None,
         "win_rate_calibration": calibration,
         "calibration_error": float(np.sum(counts * gaps) / counts.sum()),  # count-weighted |pred - obs|
         "p_win_mae": p_win_mae(model, frame),

@@ -10,18 +10,20 @@ from mtl_keras.propensity.cox import CoxWinModel
 from mtl_keras.propensity.kaplan_meier import KaplanMeierWinModel
 from mtl_keras.propensity.km_segment import SegmentedKaplanMeierWinModel
 from mtl_keras.propensity.lognormal_aft import LogNormalAFTWinModel
+from mtl_keras.propensity.neural import NeuralWinModel
 from mtl_keras.propensity.weibull_aft import WeibullAFTWinModel
 
 MODEL_CLASSES = {
     cls.kind: cls
-    for cls in (KaplanMeierWinModel, SegmentedKaplanMeierWinModel, CoxWinModel, WeibullAFTWinModel, LogNormalAFTWinModel)
+    for cls in (KaplanMeierWinModel, SegmentedKaplanMeierWinModel, CoxWinModel, WeibullAFTWinModel, LogNormalAFTWinModel,
+                NeuralWinModel)
 }
 # The kinds accepted by make_win_model (and the CLI, the pipeline's WinPropensity component).
 WIN_MODEL_KINDS = tuple(MODEL_CLASSES)
 
 
 def make_win_model(kind: str, **kwargs: Any) -> WinPropensityModel:
-    """A new, unfitted win model: kind one of km, km_segment, cox, weibull_aft, lognormal_aft."""
+    """A new, unfitted win model: kind one of km, km_segment, cox, weibull_aft, lognormal_aft, neural."""
     if kind not in MODEL_CLASSES:
         raise ValueError(f"Unknown win model kind {kind!r}; use one of {list(MODEL_CLASSES)}.")
     try:

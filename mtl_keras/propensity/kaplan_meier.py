@@ -24,6 +24,13 @@ class KaplanMeierWinModel(WinPropensityModel):
     def _cdf(self, frame: pd.DataFrame, prices: np.ndarray) -> np.ndarray:
         return step_cdf(self.times, self.survival, prices)
 
+    def to_tf_module(self, feature_spec=None, floor: float = 0.0, clip: float = 1.0):
+        """A tf.Module whose `__call__(features, bids[batch, num_bids])` equals predict_p_win."""
+        from mtl_keras.propensity.step_export import StepWinModule
+
+        self._check_fitted()
+        return StepWinModule(self, feature_spec=feature_spec, floor=floor, clip=clip)
+
     def _get_params(self) -> Dict[str, Any]:
         return {"times": self.times.tolist(), "survival": self.survival.tolist()}
 

@@ -17,14 +17,7 @@ class AFTWinModule(tf.Module):
         if not (0.0 <= floor < clip <= 1.0):
             raise ValueError(f"Need 0 <= floor < clip <= 1, got floor={floor!r}, clip={clip!r}.")
         encoder = model.encoder
-        if feature_spec is not None:
-            spec_categorical = {f.name for f in feature_spec.categorical}
-            spec_numeric = {f.name for f in feature_spec.numeric}
-            wrong = [n for n in encoder.categorical if n not in spec_categorical]
-            wrong += [n for n in encoder.numeric if n not in spec_numeric]
-            if wrong:
-                raise ValueError(f"Win-model features {wrong} are not in the FeatureSpec with the same kind "
-                                 "(categorical/numeric); refit the model on the spec's features.")
+        check_feature_spec(encoder, feature_spec)
         self._encoder = encoder
         self._formula = model.log_cdf_formula
         self._beta = tf.constant(model.beta[:, None], tf.float64)
@@ -35,9 +28,7 @@ class AFTWinModule(tf.Module):
 
     def input_specs(self):
         """TensorSpecs of the features the module reads (categorical int64, numeric float32)."""
-        specs = {n: tf.TensorSpec([None], tf.int64, name=n) for n in self._encoder.categorical}
-        specs.update({n: tf.TensorSpec([None], tf.float32, name=n) for n in self._encoder.numeric})
-        return specs
+        return input_specs(self._encoder)
 
     @tf.function
     def __call__(self, features, bids):
@@ -46,3 +37,24 @@ class AFTWinModule(tf.Module):
         log_bids = tf.math.log(tf.cast(bids, tf.float64))
         p = self._formula(tf, log_bids, location, self._shape)
         return tf.cast(tf.clip_by_value(p, self._floor, self._clip), tf.float32)
+
+
+def check_feature_spec(encoder, feature_spec) -> None:
+    """ValueError naming the win model's features that the serving FeatureSpec lacks (or has as the
+    other kind); None skips the check."""
+    if feature_spec is None:
+        return
+    spec_categorical = {f.name for f in feature_spec.categorical}
+    spec_numeric = {f.name for f in feature_spec.numeric}
+    wrong = [n for n in encoder.categorical if n not in spec_categorical]
+    wrong += [n for n in encoder.numeric if n not in spec_numeric]
+    if wrong:
+        raise ValueError(f"Win-model features {wrong} are not in the FeatureSpec with the same kind "
+                         "(categorical/numeric); refit the model on the spec's features.")
+
+
+def input_specs(encoder):
+    """TensorSpecs of an encoder's features (categorical int64, numeric float32), keyed by name."""
+    specs = {n: tf.TensorSpec([None], tf.int64, name=n) for n in encoder.categorical}
+    specs.update({n: tf.TensorSpec([None], tf.float32, name=n) for n in encoder.numeric})
+    return specs

@@ -22,3 +22,12 @@ def hand_frame():
         names.MARKET_PRICE: [2.0, 4.0, np.nan, np.nan, 4.0, 8.0],
         "device": np.array([0, 0, 1, 1, 1, 0], np.int64),
     })
+
+
+@pytest.fixture
+def ipinyou_dir(shared_data):
+    """The iPinYou 2259 DLF sample (SOURCE.md there); tests skip when it is absent."""
+    path = shared_data / "ipinyou_2259_dlf"
+    if not (path / "train.yzbx.txt").is_file() or not (path / "test.yzbx.txt").is_file():
+        pytest.skip(f"iPinYou DLF sample not present at {path}")
+    return path

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from mtl_keras.features import CategoricalFeature, FeatureSpec, NumericFeature
-from mtl_keras.propensity import CoxWinModel, LogNormalAFTWinModel, WeibullAFTWinModel
+from mtl_keras.propensity import LogNormalAFTWinModel, WeibullAFTWinModel
 from mtl_keras.simulation import SimulationConfig, feature_spec
 
 
@@ -38,4 +38,6 @@ def test_feature_spec_must_hold_the_model_features(simulated):
     spec = FeatureSpec(categorical=[CategoricalFeature("device", vocabulary_size=4)], numeric=[NumericFeature("num_9")])
     with pytest.raises(ValueError, match="num_0"):
         model.to_tf_module(spec)
-    assert not hasattr(CoxWinModel, "to_tf_module")  # only the closed-form AFTs export
+    from mtl_keras.propensity import MODEL_CLASSES
+
+    assert all(not getattr(cls.to_tf_module, "__isabstractmethod__", False) for cls in MODEL_CLASSES.values())
