@@ -3,7 +3,7 @@ VENV := .venv
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: test demo lock install clean architecture image
+.PHONY: test demo lock install clean architecture notebooks image
 install: $(STAMP)
 
 $(STAMP): requirements/lock.txt setup.py tools/bootstrap.sh
@@ -29,6 +29,10 @@ architecture:
 IMAGE ?= mtl-ads:latest
 image:
 	docker build -t $(IMAGE) .
+
+# Executes the notebooks and writes readable HTML copies (outputs and plots) to docs/notebooks/.
+notebooks: $(STAMP)
+	$(VENV)/bin/python tools/publish_notebooks.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info
