@@ -63,6 +63,7 @@ class PropensityStage(Stage):
     scored_examples: Channel  # every request, with p_win
     scored_schema: Channel
     impressions: Channel  # won impressions with the TFMA weight columns, for the Evaluator
+    trainer_win_model: Channel  # the fitted win model as the Trainer's hyperparameters (win_probability)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -136,7 +137,8 @@ def build_propensity(examples: Channel, schema: Channel, validation: Channel, mo
         weight_clip=float(model_config.win_weight_clip),
     ).with_id(WIN_PROPENSITY)
     return PropensityStage(components=(win,), scored_examples=win.outputs["scored_examples"],
-                           scored_schema=win.outputs["scored_schema"], impressions=win.outputs["impressions"])
+                           scored_schema=win.outputs["scored_schema"], impressions=win.outputs["impressions"],
+                           trainer_win_model=win.outputs["trainer_win_model"])
 
 
 def build_transform(examples: Channel, schema: Channel, features: FeatureSpec,
@@ -174,11 +176,13 @@ def vertex_trainer_config(project: str, region: str, worker_pool_specs: Sequence
 def build_train(examples: Channel, transform_graph: Channel, schema: Channel, model_config: ModelConfig,
                 transform_config: Optional[TransformConfig] = None, train_steps: Optional[int] = None,
                 vertex_training: Optional[Dict[str, Any]] = None,
-                calibration: Optional[Dict[str, Any]] = None) -> TrainStage:
+                calibration: Optional[Dict[str, Any]] = None,
+                win_model: Optional[Channel] = None) -> TrainStage:
     """Trainer running `tfx_pipeline.trainer.run_fn` on the transformed examples.
 
     `calibration` ({"kind", "space", "min_rows", "min_positives"}, see tfx_pipeline.calibration_step)
     fits calibrators on the eval split inside the Trainer; the model then serves calibrated outputs.
+    `win_model` (WinPropensity's trainer_win_model) is exported as the `win_probability` signature.
 
     `train_steps` is TrainArgs.num_steps (None: one pass per epoch). `vertex_training`
     ({"project", "region", "worker_pool_specs"}) runs it as a Vertex AI CustomJob instead.
@@ -212,6 +216,7 @@ def build_train(examples: Channel, transform_graph: Channel, schema: Channel, mo
         train_args=tfx.proto.TrainArgs(num_steps=train_steps) if train_steps else tfx.proto.TrainArgs(),
         eval_args=tfx.proto.EvalArgs(),
         custom_config=custom_config,
+        hyperparameters=win_model,
     ).with_id(TRAINER)
     return TrainStage(components=(trainer,), model=trainer.outputs["model"])
 

@@ -81,7 +81,8 @@ def create_pipeline(
     # The Trainer gets the schema Transform read: the scored one (raw columns + p_win).
     train = builders.build_train(transform.transformed_examples, transform.transform_graph, win.scored_schema,
                                  model_config, transform_config, train_steps=train_steps,
-                                 vertex_training=vertex_training, calibration=calibration)
+                                 vertex_training=vertex_training, calibration=calibration,
+                                 win_model=win.trainer_win_model)
     evaluate = builders.build_evaluate(win.impressions, train.model, features, eval_ipw=eval_ipw, min_auc=min_auc,
                                        max_auc_drop=max_auc_drop, slice_features=slice_features)
     push = builders.build_push(train.model, evaluate.blessing, serving_dir)

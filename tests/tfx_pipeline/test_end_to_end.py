@@ -141,3 +141,31 @@ def test_trainer_writes_tensorboard_scalars_to_the_model_run(tiny_runs):
         for event in tf.compat.v1.train.summary_iterator(path):
             tags.update(v.tag for v in event.summary.value)
     assert {"overall/loss", "ctr/loss", "ctcvr/loss", "task_weights/ctr"} <= tags, sorted(tags)
+
+
+def test_pushed_model_serves_the_pipelines_win_model(tiny_runs):
+    """WinPropensity's fitted model reaches the pushed SavedModel as `win_probability` (TF1 loader)."""
+    import glob
+
+    from mtl_keras.propensity import load_win_model
+    from mtl_keras.simulation import simulate_frame
+    from tfx_pipeline.presets import tiny_simulation
+
+    workdir, _ = tiny_runs
+    pushed = run_summary.pushed_model_path(workdir.metadata_path)
+    [path] = glob.glob(os.path.join(run_summary.latest_artifact_uri(workdir.metadata_path, "mtl_ads.WinModel"), "*.json"))
+    win_model = load_win_model(path)
+    simulation = tiny_simulation(seed=97)
+    frame = simulate_frame(simulation).head(16)
+    bids = np.tile(np.array([[5.0, 20.0, 80.0]], np.float32), (len(frame), 1))
+    graph = tf.Graph()
+    with graph.as_default(), tf.compat.v1.Session(graph=graph) as sess:
+        meta = tf.compat.v1.saved_model.loader.load(sess, ["serve"], pushed)
+        sig = meta.signature_def[serving_names.SIGNATURE_WIN_PROBABILITY]
+        feed = {sig.inputs[serving_names.SERVING_INPUT_BIDS].name: bids}
+        for name, tensor in sig.inputs.items():  # the raw features the Transform graph reads
+            if name != serving_names.SERVING_INPUT_BIDS:
+                feed[tensor.name] = frame[name].to_numpy()
+        got = sess.run(sig.outputs[names.P_WIN].name, feed)
+    np.testing.assert_allclose(got, win_model.predict_p_win(frame, bids), rtol=1e-4, atol=1e-6)
+    assert np.all(np.diff(got, axis=1) >= -1e-6)  # a higher bid never wins less often

@@ -23,6 +23,8 @@ from tfx_pipeline.components.scoring import ScoreShardFn, column_kinds, input_sh
 from mtl_keras.propensity.factory import WIN_MODEL_KINDS
 
 WIN_MODEL_FILE = "win_model.json"
+TRAINER_WIN_MODEL_FILE = "best_hyperparameters.txt"  # the file name the Trainer's HyperParameters reader expects
+TRAINER_WIN_MODEL_KEY = "win_model"
 
 
 def make_scored_schema(schema, feature_spec: FeatureSpec):
@@ -56,6 +58,9 @@ def WinPropensity(
     impressions: tfx.dsl.components.OutputArtifact[tfx.types.standard_artifacts.Examples],
     scored_schema: tfx.dsl.components.OutputArtifact[tfx.types.standard_artifacts.Schema],
     win_model: tfx.dsl.components.OutputArtifact[WinModel],
+    # The fitted win model for the Trainer, which exports it as the `win_probability` signature:
+    # the stock Trainer reads a HyperParameters artifact's JSON into fn_args.hyperparameters.
+    trainer_win_model: tfx.dsl.components.OutputArtifact[tfx.types.standard_artifacts.HyperParameters],
     feature_spec_json: tfx.dsl.components.Parameter[str],
     win_model_json: tfx.dsl.components.Parameter[str],
     propensity_floor: tfx.dsl.components.Parameter[float] = 0.05,
@@ -79,6 +84,8 @@ def WinPropensity(
     frame = examples_io.read_frame(examples_io.split_files(examples.uri, fit_split), parse_spec)
     model = make_win_model(**model_args).fit(frame)
     model.save(os.path.join(win_model.uri, WIN_MODEL_FILE))
+    io_utils.write_string_file(os.path.join(trainer_win_model.uri, TRAINER_WIN_MODEL_FILE),
+                               json.dumps({TRAINER_WIN_MODEL_KEY: model.to_dict()}))
     io_utils.write_pbtxt_file(os.path.join(scored_schema.uri, "schema.pbtxt"), make_scored_schema(schema_proto, spec))
 
     score = ScoreShardFn(model.to_dict(), column_kinds(parse_spec), propensity_floor, weight_clip,
