@@ -2,7 +2,9 @@
 
 custom_config (JSON-able, see `trainer_custom_config`) holds the ModelConfig (its `features` is the
 raw FeatureSpec) and the TransformConfig; the model is built on the transformed FeatureSpec.
-Losses are weighted from p_win when the ModelConfig says `win_weighting`.
+Losses are weighted from p_win when the ModelConfig says `win_weighting`. The input is
+`trainer_input.make_dataset` (whole parsed blocks, no per-row stage); the ModelConfig's
+`steps_per_execution` and `precision` reach `build_model`'s compile and layers.
 """
 from __future__ import annotations
 
@@ -15,13 +17,13 @@ from typing import Any, Dict, List, Optional, Sequence
 import tensorflow as tf
 import tf_keras as keras
 
-from mtl_keras import names
 from mtl_keras.config import ModelConfig
 from transform.config import TransformConfig
 from transform.feature_spec import transformed_feature_spec
 # The Trainer's custom_config keeps the TransformConfig under the key the Transform component reads.
 from transform.preprocessing import TRANSFORM_CONFIG_KEY
-from tfx_pipeline import calibration_step, distribution, training_strategies
+from tfx_pipeline import calibration_step, distribution, trainer_input, training_strategies
+from tfx_pipeline.trainer_input import make_dataset  # noqa: F401  (the Trainer's input, re-exported)
 
 MODEL_CONFIG_KEY = "model_config"
 PS_MIN_SHARD_BYTES_KEY = "ps_min_shard_bytes"
@@ -44,51 +46,13 @@ def parse_custom_config(custom_config: Optional[Dict[str, Any]]):
     return model_config, transform_config
 
 
-def make_dataset(file_patterns: List[str], tft_output, config: ModelConfig, shuffle: bool,
-                 batch_size: Optional[int] = None, seeded: bool = True) -> tf.data.Dataset:
-    """Batches of transformed won impressions: features, labels and p_win as [batch] tensors.
-
-    The shuffle is seeded with `config.seed`; with `seeded=False` it takes the graph-level seed.
-    """
-    files = tf.io.gfile.glob(file_patterns) if isinstance(file_patterns, list) else tf.io.gfile.glob([file_patterns])
-    if not files:
-        raise ValueError(f"No transformed example files match {file_patterns}.")
-    spec = tft_output.transformed_feature_spec()
-    columns = config.features.names + [names.CLICK, names.CONVERSION, names.WON]
-    if config.win_weighting:
-        columns.append(config.p_win_column)
-    missing = [c for c in columns if c not in spec]
-    if missing:
-        raise ValueError(f"Columns {missing} are not in the Transform output (it has {sorted(spec)}); "
-                         "check the FeatureSpec and the data.")
-    spec = {c: spec[c] for c in columns}
-    batch_size = batch_size or config.batch_size
-    labels = {names.CLICK, names.CONVERSION, names.WON, config.p_win_column}
-
-    def parse(records):
-        parsed = tf.io.parse_example(records, spec)
-        flat = {k: tf.reshape(v, [-1]) for k, v in parsed.items()}
-        won = tf.equal(tf.cast(flat[names.WON], tf.int64), 1)
-        return {k: tf.cast(tf.boolean_mask(v, won), tf.float32) if k in labels else tf.boolean_mask(v, won)
-                for k, v in flat.items()}
-
-    dataset = tf.data.TFRecordDataset(files, compression_type="GZIP" if files[0].endswith(".gz") else "")
-    if shuffle:
-        dataset = dataset.shuffle(100_000, seed=config.seed if seeded else None)
-    # Parse in large batches, keep won rows, then regroup into training batches.
-    dataset = dataset.batch(4 * batch_size).map(parse, num_parallel_calls=tf.data.AUTOTUNE).unbatch()
-    dataset = dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
-    options = tf.data.Options()
-    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
-    return dataset.with_options(options)
-
-
 def train_and_export(train_files: List[str], transform_output: str,
                      serving_model_dir: str, custom_config: Dict[str, Any], train_steps: Optional[int] = None,
                      environ: Optional[Dict[str, str]] = None,
                      callbacks: Sequence[keras.callbacks.Callback] = (),
                      eval_files: Optional[List[str]] = None,
-                     tensorboard_dir: Optional[str] = None) -> Optional[Dict[str, float]]:
+                     tensorboard_dir: Optional[str] = None,
+                     win_model: Optional[Dict[str, Any]] = None) -> Optional[Dict[str, float]]:
     """Trains on this replica's role (see distribution) and, on the chief, exports to `serving_model_dir`.
 
     `train_steps` is the total number of steps, as TFX's TrainArgs.num_steps: each of the
@@ -96,6 +60,8 @@ def train_and_export(train_files: List[str], transform_output: str,
     The strategy picks the fit function (training_strategies.fit_for).
     Returns the final training logs on replicas that trained, None on parameter-server replicas.
     `tensorboard_dir` (run_fn passes fn_args.model_run_dir) receives per-epoch TensorBoard scalars.
+    `win_model` (the WinPropensity model's to_dict(), run_fn reads it from fn_args.hyperparameters)
+    adds the `win_probability` signature: P(win | raw features, bids).
     With `calibration` settings in custom_config (`tfx_pipeline.calibration_step`), calibrators are
     fitted on `eval_files` and the export serves calibrated and `_uncalibrated` outputs.
     """
@@ -119,15 +85,16 @@ def train_and_export(train_files: List[str], transform_output: str,
 
     strategy, role = distribution.strategy_from_tf_config(
         environ, min_shard_bytes=custom_config.get(PS_MIN_SHARD_BYTES_KEY, distribution.PS_MIN_SHARD_BYTES))
-    dataset_fn = functools.partial(make_dataset, train_files, tft_output, config)
+    fit = training_strategies.fit_for(strategy)
     steps_per_epoch = -(-train_steps // config.epochs) if train_steps else None
+    won_rows = _won_rows_if_needed(train_files, tft_output, config, fit, steps_per_epoch)
+    dataset_fn = functools.partial(make_dataset, train_files, tft_output, config, won_rows=won_rows)
     total_steps = None
     if config.learning_rate_schedule is not None:  # a cosine schedule decays over every step
         total_steps = config.epochs * (steps_per_epoch or training_strategies.count_batches(dataset_fn))
     keras.utils.set_random_seed(config.seed)
-    with strategy.scope():
+    with strategy.scope():  # compiled with config.steps_per_execution, layers in config.precision
         model = build_model(config, total_steps=total_steps)
-    fit = training_strategies.fit_for(strategy)
     if tensorboard_dir and role == distribution.CHIEF:
         # fn_args.model_run_dir: where TFX users open TensorBoard (per-task metrics, λ, gate usage).
         from mtl_keras.diagnostics import MultiTaskTensorBoard
@@ -148,7 +115,7 @@ def train_and_export(train_files: List[str], transform_output: str,
     local_base = tempfile.mkdtemp(prefix="export-")
     try:
         version_dir = export_serving_model(model, spec, local_base, version=1, tft_output_dir=transform_output,
-                                           calibration=calibration)
+                                           calibration=calibration, win_model=_win_module(win_model, raw_config))
         if report is not None:
             calibration_step.write_report(report, version_dir)
         if role == distribution.CHIEF:
@@ -156,6 +123,31 @@ def train_and_export(train_files: List[str], transform_output: str,
     finally:
         shutil.rmtree(local_base, ignore_errors=True)
     return logs
+
+
+def _won_rows_if_needed(train_files, tft_output, config: ModelConfig, fit, steps_per_epoch) -> Optional[int]:
+    """The won training rows when one pass's batch count is needed: a cosine schedule's total steps,
+    `steps_per_execution` > 1 (Keras then needs the dataset's length to run the last batches) or a
+    cluster's fixed epochs. Counted by trainer_input.count_won_rows (a read of the `won` column)."""
+    if steps_per_epoch is not None:
+        return None
+    if (config.learning_rate_schedule is None and config.steps_per_execution == 1
+            and fit is training_strategies.fit_single_process):
+        return None
+    won_rows = trainer_input.count_won_rows(train_files, tft_output)
+    if not won_rows:
+        raise ValueError(f"The training files {list(train_files)[:3]} hold no won impressions (won=1); check the "
+                         "ExampleGen train split and the WinPropensity output the Transform read.")
+    return won_rows
+
+
+def _win_module(win_model: Optional[Dict[str, Any]], raw_config: ModelConfig):
+    """The WinPropensity model (a `to_dict()`) as a tf.Module over raw features, or None."""
+    if not win_model:
+        return None
+    from mtl_keras.propensity.factory import win_model_from_dict
+
+    return win_model_from_dict(win_model).to_tf_module(raw_config.features)
 
 
 def _calibrate(model, config: ModelConfig, tft_output, custom_config: Dict[str, Any],
@@ -211,4 +203,5 @@ def run_fn(fn_args) -> None:
         train_steps=fn_args.train_steps or None,
         eval_files=fn_args.eval_files,
         tensorboard_dir=fn_args.model_run_dir,
+        win_model=(fn_args.hyperparameters or {}).get("win_model"),
     )

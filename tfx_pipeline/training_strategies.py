@@ -65,5 +65,10 @@ def per_worker_dataset(dataset_fn: DatasetFn) -> tf.data.Dataset:
 
 
 def count_batches(dataset_fn: DatasetFn) -> int:
-    """Batches in one unshuffled pass (at least 1)."""
-    return max(1, int(dataset_fn(shuffle=False).reduce(0, lambda n, _: n + 1)))
+    """Batches in one unshuffled pass (at least 1): the dataset's cardinality when it is known (the
+    Trainer asserts it from trainer_input.count_won_rows), else counted over one pass."""
+    dataset = dataset_fn(shuffle=False)
+    known = int(dataset.cardinality())
+    if known >= 0:
+        return max(1, known)
+    return max(1, int(dataset.reduce(0, lambda n, _: n + 1)))
