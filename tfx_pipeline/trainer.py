@@ -9,6 +9,8 @@ Losses are weighted from p_win when the ModelConfig says `win_weighting`. The in
 from __future__ import annotations
 
 import functools
+import hashlib
+import json
 import os
 import shutil
 import tempfile
@@ -52,7 +54,8 @@ def train_and_export(train_files: List[str], transform_output: str,
                      callbacks: Sequence[keras.callbacks.Callback] = (),
                      eval_files: Optional[List[str]] = None,
                      tensorboard_dir: Optional[str] = None,
-                     win_model: Optional[Dict[str, Any]] = None) -> Optional[Dict[str, float]]:
+                     win_model: Optional[Dict[str, Any]] = None,
+                     backup_dir: Optional[str] = None) -> Optional[Dict[str, float]]:
     """Trains on this replica's role (see distribution) and, on the chief, exports to `serving_model_dir`.
 
     `train_steps` is the total number of steps, as TFX's TrainArgs.num_steps: each of the
@@ -62,6 +65,10 @@ def train_and_export(train_files: List[str], transform_output: str,
     `tensorboard_dir` (run_fn passes fn_args.model_run_dir) receives per-epoch TensorBoard scalars.
     `win_model` (the WinPropensity model's to_dict(), run_fn reads it from fn_args.hyperparameters)
     adds the `win_probability` signature: P(win | raw features, bids).
+    `backup_dir` (run_fn: one per training input, shared by reruns) holds an epoch checkpoint
+    (keras BackupAndRestore): a Trainer killed mid-run and rerun on the same inputs continues from
+    its last finished epoch (same weights and optimizer state; the data order of the remaining
+    epochs is drawn afresh). Not under ParameterServerStrategy.
     With `calibration` settings in custom_config (`tfx_pipeline.calibration_step`), calibrators are
     fitted on `eval_files` and the export serves calibrated and `_uncalibrated` outputs.
     """
@@ -87,7 +94,8 @@ def train_and_export(train_files: List[str], transform_output: str,
         environ, min_shard_bytes=custom_config.get(PS_MIN_SHARD_BYTES_KEY, distribution.PS_MIN_SHARD_BYTES))
     fit = training_strategies.fit_for(strategy)
     steps_per_epoch = -(-train_steps // config.epochs) if train_steps else None
-    won_rows = _won_rows_if_needed(train_files, tft_output, config, fit, steps_per_epoch)
+    won_rows = _won_rows_if_needed(train_files, tft_output, config, fit, steps_per_epoch,
+                                   resumable=backup_dir is not None)
     dataset_fn = functools.partial(make_dataset, train_files, tft_output, config, won_rows=won_rows)
     total_steps = None
     if config.learning_rate_schedule is not None:  # a cosine schedule decays over every step
@@ -95,6 +103,10 @@ def train_and_export(train_files: List[str], transform_output: str,
     keras.utils.set_random_seed(config.seed)
     with strategy.scope():  # compiled with config.steps_per_execution, layers in config.precision
         model = build_model(config, total_steps=total_steps)
+    if backup_dir and fit is not training_strategies.fit_parameter_server:
+        from mtl_keras.checkpointing import EpochAndStepBackup
+
+        callbacks = [EpochAndStepBackup(backup_dir), *callbacks]
     if tensorboard_dir and role == distribution.CHIEF:
         # fn_args.model_run_dir: where TFX users open TensorBoard (per-task metrics, λ, gate usage).
         from mtl_keras.diagnostics import MultiTaskTensorBoard
@@ -125,13 +137,15 @@ def train_and_export(train_files: List[str], transform_output: str,
     return logs
 
 
-def _won_rows_if_needed(train_files, tft_output, config: ModelConfig, fit, steps_per_epoch) -> Optional[int]:
+def _won_rows_if_needed(train_files, tft_output, config: ModelConfig, fit, steps_per_epoch,
+                        resumable: bool = False) -> Optional[int]:
     """The won training rows when one pass's batch count is needed: a cosine schedule's total steps,
     `steps_per_execution` > 1 (Keras then needs the dataset's length to run the last batches) or a
     cluster's fixed epochs. Counted by trainer_input.count_won_rows (a read of the `won` column)."""
     if steps_per_epoch is not None:
         return None
-    if (config.learning_rate_schedule is None and config.steps_per_execution == 1
+    # BackupAndRestore finds the epoch to resume from through the epoch's length (`resumable`).
+    if (config.learning_rate_schedule is None and config.steps_per_execution == 1 and not resumable
             and fit is training_strategies.fit_single_process):
         return None
     won_rows = trainer_input.count_won_rows(train_files, tft_output)
@@ -204,4 +218,16 @@ def run_fn(fn_args) -> None:
         eval_files=fn_args.eval_files,
         tensorboard_dir=fn_args.model_run_dir,
         win_model=(fn_args.hyperparameters or {}).get("win_model"),
+        backup_dir=backup_dir_for(fn_args),
     )
+
+
+def backup_dir_for(fn_args) -> Optional[str]:
+    """<Trainer dir>/backup/<hash of the inputs>: a rerun after a kill finds the killed run's checkpoint
+    (each execution gets a new model_run_dir, so it cannot live there)."""
+    if not fn_args.model_run_dir:
+        return None
+    key = json.dumps([fn_args.custom_config, sorted(fn_args.train_files or []), fn_args.transform_output,
+                      fn_args.train_steps], sort_keys=True, default=str)
+    trainer_dir = os.path.dirname(os.path.dirname(fn_args.model_run_dir.rstrip("/")))
+    return f"{trainer_dir}/backup/{hashlib.sha256(key.encode()).hexdigest()[:16]}"

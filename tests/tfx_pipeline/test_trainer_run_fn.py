@@ -109,3 +109,46 @@ def test_a_cosine_schedule_decays_over_every_step_of_the_trainer(tiny_runs, tmp_
     assert rate(0) == pytest.approx(config.learning_rate)
     assert rate(total / 2) == pytest.approx(config.learning_rate / 2, rel=1e-5)  # cos(π/2) = 0
     assert rate(total) == pytest.approx(0.0, abs=1e-9)
+
+
+def test_a_killed_trainer_resumes_from_its_last_epoch(tiny_runs, tmp_path):
+    import dataclasses
+    import types
+
+    import tensorflow as tf
+
+    from tfx_pipeline.trainer import backup_dir_for
+
+    workdir, _ = tiny_runs
+    files, graph = _transform_paths(workdir)
+    config = dataclasses.replace(tiny_model_config(feature_spec(tiny_simulation(), embedding_dim=4)), epochs=3)
+    custom = trainer_custom_config(config, TransformConfig())
+    fn_args = types.SimpleNamespace(model_run_dir=str(tmp_path / "Trainer" / "model_run" / "7"), custom_config=custom,
+                                    train_files=files, transform_output=graph, train_steps=None)
+    backup = backup_dir_for(fn_args)
+    assert backup.startswith(str(tmp_path / "Trainer" / "backup"))
+    assert backup_dir_for(types.SimpleNamespace(**{**vars(fn_args), "model_run_dir": "x/model_run/8"})).endswith(
+        os.path.basename(backup))  # another execution of the same inputs finds it
+
+    class Killed(Exception):
+        pass
+
+    class KillInEpoch3(tf.keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            if epoch == 2:
+                raise Killed()
+
+    class Epochs(tf.keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            self.epochs = []
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.epochs.append(epoch)
+
+    with pytest.raises(Killed):
+        train_and_export(files, graph, str(tmp_path / "first"), custom, callbacks=[KillInEpoch3()], backup_dir=backup)
+    assert os.listdir(backup)  # the checkpoint of epochs 1-2
+    seen = Epochs()
+    train_and_export(files, graph, str(tmp_path / "model"), custom, callbacks=[seen], backup_dir=backup)
+    assert seen.epochs == [2]  # only the third epoch ran
+    assert os.path.exists(tmp_path / "model" / "saved_model.pb")
