@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 from typing import Any, Dict, Optional
 
 import numpy as np
@@ -24,6 +25,7 @@ from mtl_keras.calibration.cross_fit import fit_with_cross_fitted_report
 
 CALIBRATION_KEY = "calibration"
 REPORT_FILE = "calibration_report.json"
+PLOTS_KEY = "_plots"
 KINDS = ("isotonic", "platt", "histogram")
 SPACES = ("impression", "request", "click_do")
 _DEFAULTS = {"kind": "isotonic", "space": "impression", "min_rows": 100, "min_positives": 10}
@@ -78,14 +80,29 @@ def eval_predictions(model, dataset, p_win_column: str):
 def fit(outputs, frame: pd.DataFrame, settings: Dict[str, Any], seed: int = 0):
     """(MultiTaskCalibration on every row, cross-fitted before/after report)."""
     kwargs = {"min_rows": settings["min_rows"], "min_positives": settings["min_positives"]}
-    calibration, report = fit_with_cross_fitted_report(outputs, frame, seed=seed, space=settings["space"],
-                                                       kind=settings["kind"], calibrator_kwargs=kwargs)
-    return calibration, {"settings": settings, **report}
+    with tempfile.TemporaryDirectory(prefix="calibration-plots-") as plot_dir:
+        calibration, report = fit_with_cross_fitted_report(outputs, frame, seed=seed, space=settings["space"],
+                                                           kind=settings["kind"], calibrator_kwargs=kwargs,
+                                                           plot_dir=plot_dir)
+        # Reliability PNGs (before vs after, held-out half b) travel with the report into the export.
+        plots = {}
+        for output, entry in report["cross_fitted"]["b"].items():
+            if "plot" in entry:
+                name = os.path.basename(entry.pop("plot"))
+                with open(os.path.join(plot_dir, name), "rb") as f:
+                    plots[name] = f.read()
+                entry["plot_file"] = name
+    return calibration, {"settings": settings, **report, PLOTS_KEY: plots}
 
 
 def write_report(report: Dict[str, Any], export_dir: str) -> str:
+    """assets.extra/calibration_report.json and the reliability PNGs beside it."""
     path = os.path.join(export_dir, "assets.extra", REPORT_FILE)
     os.makedirs(os.path.dirname(path), exist_ok=True)
+    report = dict(report)
+    for name, png in report.pop(PLOTS_KEY, {}).items():
+        with open(os.path.join(os.path.dirname(path), name), "wb") as f:
+            f.write(png)
     with open(path, "w", encoding="utf-8") as f:
         json.dump(report, f, indent=1, default=_json_default)
     return path

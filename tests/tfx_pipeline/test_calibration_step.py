@@ -44,3 +44,23 @@ def test_cross_fitted_report_scores_each_half_with_the_other_halfs_fit():
         assert ctr["after"]["calibration_ratio"] == pytest.approx(1.0, abs=0.07)
         assert ctr["after"]["ece"] < ctr["before"]["ece"] / 2
     assert report["cross_fitted"]["a"][names.P_CTR]["count"] + report["cross_fitted"]["b"][names.P_CTR]["count"] == n
+
+
+def test_the_report_carries_before_after_reliability_pngs_into_the_export(tmp_path):
+    import json
+    import os
+
+    rng = np.random.default_rng(1)
+    n = 8000
+    p_ctr, p_cvr = rng.uniform(0.05, 0.6, n), rng.uniform(0.05, 0.6, n)
+    click = (rng.random(n) < 0.5 * p_ctr).astype(int)
+    frame = pd.DataFrame({names.CLICK: click, names.CONVERSION: click * (rng.random(n) < p_cvr), names.WON: 1})
+    outputs = {names.P_CTR: p_ctr, names.P_CVR: p_cvr, names.P_CTCVR: p_ctr * p_cvr}
+    _, report = calibration_step.fit(outputs, frame, calibration_step.check_settings({"kind": "platt"}, False))
+    calibration_step.write_report(report, str(tmp_path))
+    extra = tmp_path / "assets.extra"
+    written = json.loads((extra / calibration_step.REPORT_FILE).read_text())
+    assert calibration_step.PLOTS_KEY not in written
+    for output in (names.P_CTR, names.P_CVR, names.P_CTCVR):
+        name = written["cross_fitted"]["b"][output]["plot_file"]
+        assert (extra / name).read_bytes()[:4] == b"\x89PNG" and os.path.getsize(extra / name) > 1000

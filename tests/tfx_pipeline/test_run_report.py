@@ -69,8 +69,9 @@ def test_every_section_with_inline_pngs_only(report):
     page = _parse(text)
     assert page.sections == list(SECTION_IDS)
     assert page.external == []
-    # timeline, three reliability diagrams, the win curve (the tiny backbone has no gates)
-    assert len(page.images) == 5
+    # timeline, three TFMA reliability diagrams, three before/after calibration plots, the win curve
+    # (the tiny backbone has no gates)
+    assert len(page.images) == 8
     for src in page.images:
         png = figures.decode_data_uri(src)
         assert png is not None, src[:60]

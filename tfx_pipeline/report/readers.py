@@ -80,6 +80,20 @@ def calibration_report(model_dir: str) -> Optional[Dict[str, Any]]:
     return None
 
 
+def calibration_plots(model_dir: Optional[str]) -> Dict[str, str]:
+    """Output -> data URI of the Trainer's before/after reliability PNG (assets.extra), when it wrote one."""
+    import base64
+
+    plots = {}
+    for base in (model_dir, os.path.join(model_dir, "Format-Serving")) if model_dir else ():
+        for output in names.PREDICTION_KEYS:
+            path = os.path.join(base, "assets.extra", f"reliability_{output}.png")
+            if output not in plots and os.path.exists(path):
+                with open(path, "rb") as f:
+                    plots[output] = "data:image/png;base64," + base64.b64encode(f.read()).decode("ascii")
+    return plots
+
+
 def calibration_summary(report: Dict[str, Any]) -> Dict[str, Dict[str, Any]]:
     """Per output: before / after metrics averaged over the cross-fitted halves (weighted by rows)."""
     halves = list(report.get("cross_fitted", {}).values())

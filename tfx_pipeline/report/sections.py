@@ -144,6 +144,11 @@ def reliability(evaluation_uri: Optional[str], model_dir: Optional[str]) -> str:
                           "the eval split; figures below are cross-fitted (each half scored by calibrators fitted "
                           "on the other half)."))
         parts.append(table(("output", "metric", "before", "after", "rows"), rows))
+        pngs = readers.calibration_plots(model_dir)
+        if pngs:
+            parts.append(note("Reliability before vs after calibration, on the held-out half (b)."))
+            parts.append('<div class="row">' + "".join(image(uri, f"calibration {o}") for o, uri in pngs.items())
+                         + "</div>")
     return section(RELIABILITY, "Reliability and calibration", "\n".join(parts))
 
 
