@@ -15,7 +15,8 @@ CHAIN = [p.PUSHER, p.TRAINER, p.TRANSFORM, p.WIN_PROPENSITY, p.GATE, p.EXAMPLE_V
 EDGES = {
     p.PUSHER: {"model": (p.TRAINER, "model")},
     p.TRAINER: {"examples": (p.TRANSFORM, "transformed_examples"), "transform_graph": (p.TRANSFORM, "transform_graph"),
-                "schema": (p.WIN_PROPENSITY, "scored_schema")},
+                "schema": (p.WIN_PROPENSITY, "scored_schema"),
+                "hyperparameters": (p.WIN_PROPENSITY, "trainer_win_model")},
     p.TRANSFORM: {"examples": (p.WIN_PROPENSITY, "scored_examples"), "schema": (p.WIN_PROPENSITY, "scored_schema")},
     p.WIN_PROPENSITY: {"examples": (p.EXAMPLE_GEN, "examples"), "schema": (p.SCHEMA_GEN, "schema"),
                        "validation": (p.GATE, "validation")},
