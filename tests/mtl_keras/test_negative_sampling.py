@@ -37,7 +37,7 @@ def test_logit_correction_is_log_rate_on_ctr_and_carries_into_ctcvr():
 
 
 def test_model_trained_on_a_tenth_of_negatives_serves_the_calibration_of_one_trained_on_all():
-    frame, spec = make_impressions(60000, vocabulary_sizes=[20, 10], ctr=0.08, cvr=0.3, embedding_dim=4, seed=4)
+    frame, spec = make_impressions(40000, vocabulary_sizes=[20, 10], ctr=0.08, cvr=0.3, embedding_dim=4, seed=4)
     train, test = training.split(frame, 0.3, seed=0)
     sampled = downsample_negatives(train, {names.CTR: 0.1}, seed=1)
     observed = test[names.CLICK].mean()
@@ -47,7 +47,7 @@ def test_model_trained_on_a_tenth_of_negatives_serves_the_calibration_of_one_tra
         config = ModelConfig(features=spec, objective="esmm", negative_sampling_rate=rates, **SMALL)
         model, _ = training.train(config, data, verbose=0)
         ratios[label] = training.predict(model, test)[names.P_CTR].mean() / observed
-    # Within noise of each other and of 1 (about 1,300 test clicks: sd of the ratio ≈ 0.03).
+    # Within noise of each other and of 1 (about 950 test clicks: sd of the ratio ≈ 0.035).
     assert abs(ratios["all"] - 1) < 0.1 and abs(ratios["sampled"] - 1) < 0.1, ratios
     assert abs(ratios["sampled"] - ratios["all"]) < 0.1, ratios
     assert ratios["uncorrected"] > 3, ratios  # the sampled odds are 10x: without the correction pCTR is far off

@@ -60,7 +60,7 @@ def test_fit_saves_a_model_that_scores_like_the_report(sim_dir, tmp_path):
 def test_ipinyou_table(ipinyou_dir, tmp_path):
     out = tmp_path / "ip.json"
     assert main(["propensity", "evaluate", "--data", str(ipinyou_dir), "--out", str(out),
-                 "--models", "km,km_segment,lognormal_aft", "--max-levels", "3"]) == 0
+                 "--models", "km,km_segment,lognormal_aft", "--max-levels", "3", "--penalizer", "default"]) == 0
     report = json.loads(out.read_text())
     assert report["source"] == "ipinyou" and report["test_rows"] == 4_171
     assert set(report["models"]) == {"km", "km_segment", "lognormal_aft"}

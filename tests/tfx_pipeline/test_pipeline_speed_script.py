@@ -1,23 +1,16 @@
 """benchmarks/pipeline_speed.py --trainer-only on the tiny pipeline's Transform output.
 
-The tiny run is the session's (tmp basetemp/tiny_pipeline, as tests/tfx_pipeline/conftest.py and the
-notebook test make it); it is run here once when this test comes first.
+Uses the session's `tiny_runs` (tests/tfx_pipeline/conftest.py): making the runs itself would
+change which run the notebook and the weighted-evaluation tests see.
 """
 import json
-import pathlib
 
 import pytest
 
 
 @pytest.fixture(scope="module")
-def tiny_workdir(tmp_path_factory):
-    import mtl_keras  # noqa: F401
-    from tfx_pipeline import run_summary
-    from tfx_pipeline.presets import Workdir, tiny_run
-
-    workdir = Workdir(str(tmp_path_factory.getbasetemp() / "tiny_pipeline"))
-    if not (pathlib.Path(workdir.metadata_path).exists() and run_summary.run_ids(workdir.metadata_path)):
-        tiny_run(workdir.base)
+def tiny_workdir(tiny_runs):
+    workdir, _ = tiny_runs
     return workdir.base
 
 
