@@ -19,7 +19,8 @@ examples_per_sec (and cpu_us_per_example, CPU of all threads) is steady state af
 input_rows_per_sec and input_cpu_us_per_row time one shuffled pass of each input alone. Each path runs
 --repeats times, round robin; the fastest run is reported with every rate (`*_runs`).
 DIR/pipeline_speed.json holds `trainer_over_in_memory` (a run with too few won rows for the warm-up
-says `skipped_training` instead). On 2 shared cores a pipeline of 200k requests takes ~5 minutes, so
+says `skipped_training` instead) and, with two or more --rows, `cost_curve`: per component the fixed
+and per-100k-request wall and CPU seconds (benchmarks/cost_curve.py) and requests per core-second. On 2 shared cores a pipeline of 200k requests takes ~5 minutes, so
 1M requests (the default's second count) is for larger machines.
 """
 from __future__ import annotations
@@ -52,7 +53,7 @@ from tfx_pipeline.presets import Workdir, demo_simulation, run_simulated  # noqa
 from transform.config import TransformConfig  # noqa: E402
 from transform.feature_spec import transformed_feature_spec  # noqa: E402
 
-from benchmarks import train_speed  # noqa: E402  (the repository root is on sys.path above)
+from benchmarks import cost_curve, train_speed  # noqa: E402  (the repository root is on sys.path above)
 
 PATHS = ("trainer", "trainer_old_input", "in_memory")
 
@@ -75,7 +76,7 @@ def transform_output(workdir: str):
     if not runs:
         raise ValueError(f"No Transform output under {root}; run the pipeline there first (drop --trainer-only).")
     execution = os.path.basename(runs[-1])
-    files = trainer_input.match_files(os.path.join(root, "transformed_examples", execution, "Split-train", "*"))
+    files = trainer_input.match_files(os.path.join(root, "transformed_examples", execution, "Split-train_won", "*"))
     return files, runs[-1]
 
 
@@ -97,10 +98,13 @@ def raw_features(workdir: str):
 def run_pipeline(workdir: str, requests: int, args) -> dict:
     simulation = demo_simulation(requests, seed=args.seed)
     start = time.perf_counter()
-    report = run_simulated(Workdir(workdir), simulation, bench_config(feature_spec(simulation, embedding_dim=16), args),
-                           pipeline_name="pipeline-speed")
+    with cost_curve.CpuClock() as clock:
+        report = run_simulated(Workdir(workdir), simulation,
+                               bench_config(feature_spec(simulation, embedding_dim=16), args),
+                               pipeline_name="pipeline-speed")
     return {"wall_s": time.perf_counter() - start,
-            "components": {r.component: r.seconds for r in report.components}, "blessed": report.blessed}
+            "components": {r.component: r.seconds for r in report.components}, "blessed": report.blessed,
+            "costs": cost_curve.component_costs(report.components, clock)}
 
 
 def input_rate(dataset: tf.data.Dataset) -> dict:
@@ -245,6 +249,11 @@ def main(argv=None):
         print(json.dumps(run), flush=True)
         results["runs"].append(run)
     results["load_average_after"] = os.getloadavg()
+    sized = [{"requests": r["requests"], "costs": r["pipeline"]["costs"]} for r in results["runs"] if r["pipeline"]]
+    results["cost_curve"] = cost_curve.fit(sized)  # per component: fixed + per-request wall and CPU seconds
+    if results["cost_curve"]:
+        results["predicted_wall_s"] = {f"{n:.0e} requests on {c} cores": cost_curve.predict(results["cost_curve"], n, c)
+                                       for n, c in ((1e8, 64), (1e9, 512))}
     with open(os.path.join(args.out, "pipeline_speed.json"), "w", encoding="utf-8") as f:
         json.dump(results, f, indent=2)
 

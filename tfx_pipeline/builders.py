@@ -20,6 +20,7 @@ from mtl_keras.propensity.factory import WIN_MODEL_KINDS
 from transform.config import TransformConfig
 from transform.preprocessing import FEATURE_SPEC_KEY, TRANSFORM_CONFIG_KEY
 from tfx_pipeline import calibration_step
+from tfx_pipeline import names as pipeline_names
 from tfx_pipeline.components.gate import DataValidationGate
 from tfx_pipeline.components.win_propensity import WinPropensity
 from tfx_pipeline.eval_config import make_eval_config
@@ -60,7 +61,7 @@ class DataStage(Stage):
 
 @dataclasses.dataclass(frozen=True)
 class PropensityStage(Stage):
-    scored_examples: Channel  # every request, with p_win
+    scored_examples: Channel  # every request, with p_win (train, eval), and the won ones (train_won, eval_won)
     scored_schema: Channel
     impressions: Channel  # won impressions with the TFMA weight columns, for the Evaluator
     trainer_win_model: Channel  # the fitted win model as the Trainer's hyperparameters (win_probability)
@@ -143,11 +144,18 @@ def build_propensity(examples: Channel, schema: Channel, validation: Channel, mo
 
 def build_transform(examples: Channel, schema: Channel, features: FeatureSpec,
                     transform_config: Optional[TransformConfig] = None) -> TransformStage:
-    """Transform with `transform.preprocessing.preprocessing_fn`, configured by custom_config."""
+    """Transform with `transform.preprocessing.preprocessing_fn`, configured by custom_config.
+
+    Its analyzers (vocabularies, statistics) see every request of the train split, as serving does;
+    it transforms only the won splits the Trainer reads (the lost requests, over half of the rows,
+    are filtered once by WinPropensity instead of at every epoch).
+    """
     transform = tfx.components.Transform(
         examples=examples,
         schema=schema,
         preprocessing_fn=PREPROCESSING_FN,
+        splits_config=tfx.proto.SplitsConfig(analyze=[pipeline_names.TRAIN_SPLIT],
+                                             transform=[pipeline_names.TRAIN_WON_SPLIT, pipeline_names.EVAL_WON_SPLIT]),
         custom_config={FEATURE_SPEC_KEY: features.to_dict(),
                        TRANSFORM_CONFIG_KEY: (transform_config or TransformConfig()).to_dict()},
         # StatisticsGen/ExampleValidator already cover the data; Transform's own pre/post statistics
@@ -213,8 +221,8 @@ def build_train(examples: Channel, transform_graph: Channel, schema: Channel, mo
         examples=examples,
         transform_graph=transform_graph,
         schema=schema,
-        train_args=tfx.proto.TrainArgs(num_steps=train_steps) if train_steps else tfx.proto.TrainArgs(),
-        eval_args=tfx.proto.EvalArgs(),
+        train_args=tfx.proto.TrainArgs(splits=[pipeline_names.TRAIN_WON_SPLIT], num_steps=train_steps or None),
+        eval_args=tfx.proto.EvalArgs(splits=[pipeline_names.EVAL_WON_SPLIT]),
         custom_config=custom_config,
         hyperparameters=win_model,
     ).with_id(TRAINER)

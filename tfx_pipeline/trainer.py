@@ -25,6 +25,7 @@ from transform.feature_spec import transformed_feature_spec
 # The Trainer's custom_config keeps the TransformConfig under the key the Transform component reads.
 from transform.preprocessing import TRANSFORM_CONFIG_KEY
 from tfx_pipeline import calibration_step, distribution, trainer_input, training_strategies
+from tfx_pipeline import names as pipeline_names
 from tfx_pipeline.trainer_input import make_dataset  # noqa: F401  (the Trainer's input, re-exported)
 
 MODEL_CONFIG_KEY = "model_config"
@@ -55,7 +56,8 @@ def train_and_export(train_files: List[str], transform_output: str,
                      eval_files: Optional[List[str]] = None,
                      tensorboard_dir: Optional[str] = None,
                      win_model: Optional[Dict[str, Any]] = None,
-                     backup_dir: Optional[str] = None) -> Optional[Dict[str, float]]:
+                     backup_dir: Optional[str] = None,
+                     won_rows: Optional[int] = None) -> Optional[Dict[str, float]]:
     """Trains on this replica's role (see distribution) and, on the chief, exports to `serving_model_dir`.
 
     `train_steps` is the total number of steps, as TFX's TrainArgs.num_steps: each of the
@@ -71,6 +73,8 @@ def train_and_export(train_files: List[str], transform_output: str,
     epochs is drawn afresh). Not under ParameterServerStrategy.
     With `calibration` settings in custom_config (`tfx_pipeline.calibration_step`), calibrators are
     fitted on `eval_files` and the export serves calibrated and `_uncalibrated` outputs.
+    `won_rows`: the won rows in `train_files` when known upstream (run_fn: WinPropensity's counts),
+    which fixes the batch count without a counting pass; None: counted when needed.
     """
     raw_config, transform_config = parse_custom_config(custom_config)
     if distribution.replica_role(environ) == distribution.SERVER:
@@ -95,7 +99,7 @@ def train_and_export(train_files: List[str], transform_output: str,
     fit = training_strategies.fit_for(strategy)
     steps_per_epoch = -(-train_steps // config.epochs) if train_steps else None
     won_rows = _won_rows_if_needed(train_files, tft_output, config, fit, steps_per_epoch,
-                                   resumable=backup_dir is not None)
+                                   resumable=backup_dir is not None, known=won_rows)
     dataset_fn = functools.partial(make_dataset, train_files, tft_output, config, won_rows=won_rows)
     total_steps = None
     if config.learning_rate_schedule is not None:  # a cosine schedule decays over every step
@@ -138,12 +142,18 @@ def train_and_export(train_files: List[str], transform_output: str,
 
 
 def _won_rows_if_needed(train_files, tft_output, config: ModelConfig, fit, steps_per_epoch,
-                        resumable: bool = False) -> Optional[int]:
-    """The won training rows when one pass's batch count is needed: a cosine schedule's total steps,
-    `steps_per_execution` > 1 (Keras then needs the dataset's length to run the last batches) or a
-    cluster's fixed epochs. Counted by trainer_input.count_won_rows (a read of the `won` column)."""
+                        resumable: bool = False, known: Optional[int] = None) -> Optional[int]:
+    """The won training rows for one pass's batch count: `known` (counted upstream) whenever one
+    pass is an epoch; otherwise counted by trainer_input.count_won_rows (a read of the `won` column)
+    only when needed: a cosine schedule's total steps, `steps_per_execution` > 1 (Keras then needs
+    the dataset's length to run the last batches) or a cluster's fixed epochs."""
     if steps_per_epoch is not None:
         return None
+    if known is not None:
+        if not isinstance(known, int) or isinstance(known, bool) or known < 1:
+            raise ValueError(f"The won training rows counted upstream must be a positive int, received {known!r}; "
+                             "check the WinPropensity output's example_counts.")
+        return known
     # BackupAndRestore finds the epoch to resume from through the epoch's length (`resumable`).
     if (config.learning_rate_schedule is None and config.steps_per_execution == 1 and not resumable
             and fit is training_strategies.fit_single_process):
@@ -217,9 +227,16 @@ def run_fn(fn_args) -> None:
         train_steps=fn_args.train_steps or None,
         eval_files=fn_args.eval_files,
         tensorboard_dir=fn_args.model_run_dir,
-        win_model=(fn_args.hyperparameters or {}).get("win_model"),
+        win_model=(fn_args.hyperparameters or {}).get(pipeline_names.TRAINER_WIN_MODEL_KEY),
         backup_dir=backup_dir_for(fn_args),
+        won_rows=upstream_won_rows(fn_args.hyperparameters),
     )
+
+
+def upstream_won_rows(hyperparameters: Optional[Dict[str, Any]]) -> Optional[int]:
+    """The won rows of the train split, as counted by WinPropensity while writing them, or None."""
+    counts = (hyperparameters or {}).get(pipeline_names.EXAMPLE_COUNTS_KEY) or {}
+    return (counts.get(pipeline_names.TRAIN_SPLIT) or {}).get("won")
 
 
 def backup_dir_for(fn_args) -> Optional[str]:

@@ -7,11 +7,12 @@ re-cut (`Dataset.rebatch`) into windows of `SHUFFLE_WINDOW` batches and each win
 one gather; `rebatch` then cuts the training batches. No stage handles single rows (the former
 record shuffle and `unbatch()` cost ~3x the CPU per row); each won row appears once per pass.
 
-Steps without a counting pass over all features: TFX hands the Trainer no statistics (Transform's
-are disabled in builders.build_transform, StatisticsGen's are no Trainer input), so
-`count_won_rows` parses only the `won` column, `COUNT_BLOCK` records at a time. `make_dataset`
-with `won_rows` asserts the exact number of batches, which `training_strategies.count_batches`
-then reads for free and Keras needs for `steps_per_execution` > 1.
+The pipeline's Trainer reads WinPropensity's `train_won` split (only won rows; the filter here
+then keeps every row) and gets its row count from WinPropensity's counts (fn_args.hyperparameters,
+see trainer.upstream_won_rows). Without that count, `count_won_rows` parses only the `won` column,
+`COUNT_BLOCK` records at a time. `make_dataset` with `won_rows` asserts the exact number of batches,
+which `training_strategies.count_batches` then reads for free and Keras needs for
+`steps_per_execution` > 1.
 """
 from __future__ import annotations
 

@@ -85,6 +85,8 @@ def test_transform_stage_runs_the_preprocessing_fn_by_import_path(config):
     custom = json.loads(props["custom_config"])
     assert custom["feature_spec"] == config.features.to_dict() and custom["transform"]["num_buckets"] == 7
     assert stage.transformed_examples is transform.outputs["transformed_examples"]
+    assert json.loads(transform.exec_properties["splits_config"]) == {"analyze": ["train"],
+                                                                      "transform": ["train_won", "eval_won"]}
     assert stage.transform_graph is transform.outputs["transform_graph"]
 
 
@@ -95,7 +97,9 @@ def test_train_stage_locally_and_as_a_vertex_job(config):
     assert trainer.id == b.TRAINER and type(trainer) is tfx.components.Trainer
     assert trainer.inputs["transform_graph"] is inputs[1]
     assert trainer.exec_properties["run_fn"] == b.RUN_FN
-    assert json.loads(trainer.exec_properties["train_args"]) == {"num_steps": 12}
+    # The won splits WinPropensity writes and Transform transforms (no lost request reaches the Trainer).
+    assert json.loads(trainer.exec_properties["train_args"]) == {"num_steps": 12, "splits": ["train_won"]}
+    assert json.loads(trainer.exec_properties["eval_args"]) == {"splits": ["eval_won"]}
     custom = json.loads(trainer.exec_properties["custom_config"])
     assert custom["model_config"] == json.loads(json.dumps(config.to_dict()))
     assert stage.model is trainer.outputs["model"]

@@ -169,3 +169,42 @@ def test_pushed_model_serves_the_pipelines_win_model(tiny_runs):
         got = sess.run(sig.outputs[names.P_WIN].name, feed)
     np.testing.assert_allclose(got, win_model.predict_p_win(frame, bids), rtol=1e-4, atol=1e-6)
     assert np.all(np.diff(got, axis=1) >= -1e-6)  # a higher bid never wins less often
+
+
+def _records(directory):
+    files = sorted(os.path.join(directory, f) for f in os.listdir(directory))
+    return [r.numpy() for r in tf.data.TFRecordDataset(files, compression_type="GZIP")]
+
+
+def _won(record):
+    return tf.train.Example.FromString(record).features.feature[names.WON].int64_list.value[0]
+
+
+def test_lost_requests_are_filtered_once_and_counted_for_the_trainer(tiny_runs):
+    """WinPropensity writes each split's won requests (train_won, eval_won) beside all of them and
+    counts them; Transform transforms only those, so the Trainer reads no lost request."""
+    import json
+
+    workdir, _ = tiny_runs
+    root = workdir.pipeline_root
+
+    def newest(*parts):
+        runs = [os.path.join(root, *parts, d) for d in os.listdir(os.path.join(root, *parts))]
+        return max(runs, key=lambda d: int(os.path.basename(d)))
+
+    scored = newest(p.WIN_PROPENSITY, "scored_examples")
+    counts = {}
+    for split in ("train", "eval"):
+        requests, won = _records(os.path.join(scored, f"Split-{split}")), _records(os.path.join(scored, f"Split-{split}_won"))
+        assert sorted(won) == sorted(r for r in requests if _won(r) == 1)  # record for record, each once
+        assert 0 < len(won) < len(requests)
+        counts[split] = {"requests": len(requests), "won": len(won)}
+    with open(os.path.join(newest(p.WIN_PROPENSITY, "trainer_win_model"), "best_hyperparameters.txt")) as f:
+        hyperparameters = json.load(f)
+    assert hyperparameters["example_counts"] == counts
+    assert hyperparameters["win_model"]["kind"] == "lognormal_aft"
+    transformed = newest(p.TRANSFORM, "transformed_examples")
+    assert sorted(os.listdir(transformed)) == ["Split-eval_won", "Split-train_won"]
+    for split in ("train", "eval"):
+        rows = _records(os.path.join(transformed, f"Split-{split}_won"))
+        assert len(rows) == counts[split]["won"] and all(_won(r) == 1 for r in rows)

@@ -64,7 +64,7 @@ def _trainer_args(workdir, epochs, **trainer_options):
     root = workdir.pipeline_root
     config = dataclasses.replace(tiny_model_config(feature_spec(tiny_simulation(), embedding_dim=4)), epochs=epochs)
     return {
-        "train_files": sorted(glob.glob(os.path.join(root, "Transform", "transformed_examples", "*", "Split-train", "*"))),
+        "train_files": sorted(glob.glob(os.path.join(root, "Transform", "transformed_examples", "*", "Split-train_won", "*"))),
         "transform_output": sorted(glob.glob(os.path.join(root, "Transform", "transform_graph", "*")))[-1],
         "custom_config": trainer_custom_config(config, TransformConfig(), **trainer_options),
     }

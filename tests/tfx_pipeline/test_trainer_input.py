@@ -32,7 +32,7 @@ def tiny(tiny_runs):
     workdir, _ = tiny_runs
     root = os.path.join(workdir.pipeline_root, "Transform")
     graph = sorted(glob.glob(os.path.join(root, "transform_graph", "*")), key=lambda p: int(os.path.basename(p)))[-1]
-    files = sorted(glob.glob(os.path.join(root, "transformed_examples", os.path.basename(graph), "Split-train", "*")))
+    files = sorted(glob.glob(os.path.join(root, "transformed_examples", os.path.basename(graph), "Split-train_won", "*")))
     tft_output = tft.TFTransformOutput(graph)
     raw = tiny_model_config(feature_spec(tiny_simulation(), embedding_dim=4))
     spec = transformed_feature_spec(raw.features, TransformConfig(), tft_output)
@@ -79,11 +79,27 @@ def _pass(dataset, columns):
     return rows, sizes
 
 
+def _lost_copy(record: bytes) -> bytes:
+    """The record as a lost request (won=0, no click or conversion): rows the input must drop."""
+    example = tf.train.Example.FromString(record)
+    for column in (names.WON, names.CLICK, names.CONVERSION):
+        feature = example.features.feature[column]
+        if feature.int64_list.value:
+            feature.int64_list.value[:] = [0]
+        else:
+            feature.float_list.value[:] = [0.0]
+    return example.SerializeToString()
+
+
 @pytest.fixture(scope="module")
 def shards(tiny, tmp_path_factory):
-    """The tiny train records split over 3 GZIP shards (interleaving and file order take effect)."""
+    """The tiny train records split over 3 GZIP shards (interleaving and file order take effect),
+    each won record followed by a lost copy of itself: the Transform output holds won rows only
+    (WinPropensity's train_won split), the input still drops lost ones wherever they come from."""
     files = tiny[0]
-    records = list(tf.data.TFRecordDataset(files, compression_type="GZIP").as_numpy_iterator())
+    records = []
+    for record in tf.data.TFRecordDataset(files, compression_type="GZIP").as_numpy_iterator():
+        records += [record, _lost_copy(record)]
     out = tmp_path_factory.mktemp("shards")
     paths = [str(out / f"part-{i}-of-3.gz") for i in range(3)]
     for i, path in enumerate(paths):
@@ -171,3 +187,32 @@ def test_the_trainer_honours_steps_per_execution_and_precision(tiny, tmp_path):
     assert batches % 4 != 0 and seen.steps == 2 * batches  # every batch of both epochs, none dropped
     assert np.isfinite(logs["loss"])
     assert (tmp_path / "model" / "saved_model.pb").exists()
+
+
+def test_upstream_counts_replace_the_counting_pass(tiny, tmp_path, monkeypatch):
+    """With WinPropensity's won-row count (fn_args.hyperparameters) the Trainer reads no file to count
+    batches, even where Keras needs the length (steps_per_execution > 1): the count fixes it."""
+    from tfx_pipeline import trainer
+
+    files, graph, tft_output, raw, _ = tiny
+    won_rows = trainer_input.count_won_rows(files, tft_output)
+    hyperparameters = {"win_model": None, "example_counts": {"train": {"requests": 2 * won_rows, "won": won_rows}}}
+    assert trainer.upstream_won_rows(hyperparameters) == won_rows
+    assert trainer.upstream_won_rows({"win_model": None}) is None  # an older WinPropensity output: counted
+
+    def no_counting(*args, **kwargs):
+        raise AssertionError("the Trainer counted its input although the count was given")
+
+    monkeypatch.setattr(trainer_input, "count_won_rows", no_counting)
+    config = dataclasses.replace(raw, steps_per_execution=4, epochs=1)
+    steps = []
+
+    class Steps(keras.callbacks.Callback):
+        def on_train_end(self, logs=None):
+            steps.append(int(self.model.optimizer.iterations.numpy()))
+
+    train_and_export(files, graph, str(tmp_path / "model"), trainer_custom_config(config, TransformConfig()),
+                     callbacks=[Steps()], won_rows=won_rows)
+    assert steps == [trainer_input.batches_for(won_rows, config.batch_size)]
+    with pytest.raises(ValueError, match="positive int"):
+        trainer._won_rows_if_needed(files, tft_output, config, None, None, known=0)

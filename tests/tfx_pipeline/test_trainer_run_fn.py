@@ -16,7 +16,7 @@ from tfx_pipeline.trainer import make_dataset, parse_custom_config, train_and_ex
 
 def _transform_paths(workdir):
     root = workdir.pipeline_root
-    return (sorted(glob.glob(os.path.join(root, "Transform", "transformed_examples", "*", "Split-train", "*"))),
+    return (sorted(glob.glob(os.path.join(root, "Transform", "transformed_examples", "*", "Split-train_won", "*"))),
             sorted(glob.glob(os.path.join(root, "Transform", "transform_graph", "*")))[-1])
 
 

@@ -1,9 +1,11 @@
 """WinPropensity: fits a survival model of the market price on all requests, scores every request.
 
-Outputs (1) every request with `p_win` added, for Transform and training, (2) a schema with
+Outputs (1) every request with `p_win` added (splits train, eval) and the won ones (train_won,
+eval_won: Transform analyses train and transforms these, the Trainer reads them), (2) a schema with
 `p_win` and only the model's features and funnel columns (so ground truth never reaches
 Transform or serving), (3) the won impressions with the TFMA weights `eval_ipw` (1/p_win,
-floored and clipped) and `eval_ipw_clicked` (click × that), and (4) the fitted win model as JSON.
+floored and clipped) and `eval_ipw_clicked` (click × that), (4) the fitted win model as JSON and
+(5) for the Trainer: that model and the requests and won rows per split (its batch count).
 Scoring runs in Beam, one input shard per element (see scoring.ScoreShardFn).
 """
 
@@ -12,19 +14,23 @@ import os
 
 import apache_beam as beam
 from tfx import v1 as tfx
+from tfx.dsl.io import fileio
 from tfx.types import standard_artifact_utils
 from tfx.utils import io_utils
 
 from mtl_keras import names
 from mtl_keras.features import FeatureSpec
 from tfx_pipeline import examples_io
+from tfx_pipeline import names as pipeline_names
 from tfx_pipeline.components.artifacts import DataValidation, WinModel
-from tfx_pipeline.components.scoring import ScoreShardFn, column_kinds, input_shards, score_shards
+from tfx_pipeline.components.scoring import (APPENDED_COLUMNS, ScoreShardFn, column_kinds, input_shards,
+                                             score_shards, won_split, write_split_counts)
 from mtl_keras.propensity.factory import WIN_MODEL_KINDS
 
 WIN_MODEL_FILE = "win_model.json"
 TRAINER_WIN_MODEL_FILE = "best_hyperparameters.txt"  # the file name the Trainer's HyperParameters reader expects
-TRAINER_WIN_MODEL_KEY = "win_model"
+TRAINER_WIN_MODEL_KEY = pipeline_names.TRAINER_WIN_MODEL_KEY
+COUNTS_FILE = "example_counts.json"
 
 
 def make_scored_schema(schema, feature_spec: FeatureSpec):
@@ -82,15 +88,24 @@ def WinPropensity(
         raise ValueError(f"fit_split={fit_split!r} is not a split of the examples ({splits}).")
 
     frame = examples_io.read_frame(examples_io.split_files(examples.uri, fit_split), parse_spec)
+    # ExampleGen's output order changes run to run (an unseeded Beam Reshuffle); in a canonical
+    # order, the fit (its row sample, its folds) depends on the rows and the seed only.
+    frame = frame.sort_values(list(frame.columns), kind="mergesort", ignore_index=True)
     model = make_win_model(**model_args).fit(frame)
     model.save(os.path.join(win_model.uri, WIN_MODEL_FILE))
-    io_utils.write_string_file(os.path.join(trainer_win_model.uri, TRAINER_WIN_MODEL_FILE),
-                               json.dumps({TRAINER_WIN_MODEL_KEY: model.to_dict()}))
     io_utils.write_pbtxt_file(os.path.join(scored_schema.uri, "schema.pbtxt"), make_scored_schema(schema_proto, spec))
 
+    # Appending the new columns' bytes is safe when the input has none of them (see ScoreShardFn).
+    append_bytes = not set(APPENDED_COLUMNS) & {f.name for f in schema_proto.feature}
     score = ScoreShardFn(model.to_dict(), column_kinds(parse_spec), propensity_floor, weight_clip,
-                         scored_examples.uri, impressions.uri)
+                         scored_examples.uri, impressions.uri, append_bytes=append_bytes)
+    counts_path = os.path.join(trainer_win_model.uri, COUNTS_FILE)
     with beam_pipeline as pipeline:
-        score_shards(pipeline, input_shards(examples.uri, splits), score)
-    for output in (scored_examples, impressions):
-        output.split_names = standard_artifact_utils.encode_split_names(splits)
+        write_split_counts(score_shards(pipeline, input_shards(examples.uri, splits), score), counts_path)
+    counts = json.loads(io_utils.read_string_file(counts_path))
+    fileio.remove(counts_path)  # the Trainer reads the only file of its hyperparameters artifact
+    io_utils.write_string_file(os.path.join(trainer_win_model.uri, TRAINER_WIN_MODEL_FILE), json.dumps(
+        {TRAINER_WIN_MODEL_KEY: model.to_dict(), pipeline_names.EXAMPLE_COUNTS_KEY: counts}))
+    scored_examples.split_names = standard_artifact_utils.encode_split_names(
+        list(splits) + [won_split(s) for s in splits])
+    impressions.split_names = standard_artifact_utils.encode_split_names(splits)
