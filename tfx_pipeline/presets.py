@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import random
 from typing import Any, Dict, Optional
 
 from mtl_keras.config import ModelConfig
@@ -95,6 +96,10 @@ def run_simulated(workdir: Workdir, simulation: SimulationConfig, model_config: 
         beam_pipeline_args=beam_args(beam_mode, beam_workers),
         **pipeline_args,
     )
+    # Beam draws shard keys from Python's `random` (ExampleGen's Reshuffle, the fan-out of TFT's
+    # combiners, whose float merges then differ in the last bit): seeded, a DirectRunner in_memory
+    # run repeats them, and the same seed gives the same model and metrics.
+    random.seed(simulation.seed)
     return run_local(pipeline, workdir.metadata_path)
 
 
