@@ -18,6 +18,9 @@ def register(subparsers) -> None:
     run.add_argument("--metadata", default=None, help="SQLite ML Metadata file (default PIPELINE_ROOT/metadata.sqlite)")
     run.add_argument("--beam-mode", choices=("in_memory", "multi_processing", "multi_threading"), default="in_memory")
     run.add_argument("--beam-workers", type=int, default=1, help="Beam DirectRunner workers (multi_processing)")
+    run.add_argument("--beam-arg", action="append", default=[],
+                     help="extra Beam argument (repeatable), e.g. --beam-arg=--runner=FlinkRunner "
+                     "--beam-arg=--flink_master=HOST:8081 (see tfx_pipeline.beam_runners)")
     run.add_argument("--no-cache", action="store_true", help="rerun every component")
     run.add_argument("--require-blessed", action="store_true",
                      help="exit with status 1 when the Evaluator does not bless the model")
@@ -137,7 +140,7 @@ def _run(args: argparse.Namespace) -> int:
 
     metadata_path = args.metadata or metadata_path_for(args.pipeline_root)
     pipeline = create_pipeline(**pipeline_args, metadata_path=metadata_path,
-                               beam_pipeline_args=beam_args(args.beam_mode, args.beam_workers),
+                               beam_pipeline_args=beam_args(args.beam_mode, args.beam_workers, args.beam_arg),
                                enable_cache=not args.no_cache)
     stale = mark_stale_executions(metadata_path, args.name)
     if stale:
@@ -162,7 +165,8 @@ def _compile_vertex(args: argparse.Namespace) -> int:
     from tfx_pipeline import vertex
     from tfx_pipeline.pipeline import create_pipeline
 
-    beam = vertex.dataflow_beam_args(args.project, args.region, args.dataflow_temp, args.beam_arg) \
+    # Dataflow's workers run the pipeline image too: the WinPropensity step imports this package there.
+    beam = vertex.dataflow_beam_args(args.project, args.region, args.dataflow_temp, args.beam_arg, image=args.image) \
         if args.dataflow_temp else list(args.beam_arg)
     training = None
     if args.train_workers:

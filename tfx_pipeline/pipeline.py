@@ -12,7 +12,7 @@ from tfx.dsl.components.base.base_beam_component import BaseBeamComponent
 
 from mtl_keras.config import ModelConfig
 from transform.config import TransformConfig
-from tfx_pipeline import builders
+from tfx_pipeline import beam_runners, builders
 # Re-exported: callers and tests read the component ids, paths and defaults from this module.
 from tfx_pipeline.builders import (  # noqa: F401
     BASELINE_RESOLVER, DATA_FORMATS, DEFAULT_WIN_MODEL, EVALUATOR, EXAMPLE_GEN, EXAMPLE_VALIDATOR, GATE,
@@ -63,6 +63,8 @@ def create_pipeline(
     SQLite ML Metadata file for local runs (None for Vertex, which brings its own).
     `component_beam_args` maps a Beam component's id to arguments that override the pipeline's
     `beam_pipeline_args` for it alone, e.g. {WIN_PROPENSITY: beam_args("multi_processing", 2)}.
+    Both are checked as Beam would parse them (beam_runners.check_beam_args); beam_runners builds
+    them for Dataflow, Flink and Spark.
     `vertex_training` ({"project", "region", "worker_pool_specs"}) runs the Trainer as a Vertex AI
     CustomJob; with several replicas Vertex sets TF_CONFIG and `run_fn` trains multi-worker.
     `calibration` ({"kind": "isotonic", "space": "impression", ...}; tfx_pipeline.calibration_step)
@@ -86,6 +88,9 @@ def create_pipeline(
     evaluate = builders.build_evaluate(win.impressions, train.model, features, eval_ipw=eval_ipw, min_auc=min_auc,
                                        max_auc_drop=max_auc_drop, slice_features=slice_features)
     push = builders.build_push(train.model, evaluate.blessing, serving_dir)
+    beam_runners.check_beam_args(beam_pipeline_args)
+    for args in (component_beam_args or {}).values():
+        beam_runners.check_beam_args([*beam_pipeline_args, *args])
     components = [c for stage in (data, win, transform, train, evaluate, push) for c in stage.components]
     _add_component_beam_args(components, component_beam_args or {})
     return tfx.dsl.Pipeline(

@@ -5,13 +5,12 @@ import os
 from typing import Dict, List, Optional, Sequence
 
 
-def dataflow_beam_args(project: str, region: str, temp_location: str, extra: Sequence[str] = ()) -> List[str]:
-    """Beam arguments that run the Beam components (statistics, transform, evaluation) on Dataflow."""
-    for name, value in (("project", project), ("region", region), ("temp_location", temp_location)):
-        if not value:
-            raise ValueError(f"Dataflow needs --{name.replace('_', '-')}.")
-    return ["--runner=DataflowRunner", f"--project={project}", f"--region={region}",
-            f"--temp_location={temp_location}", *extra]
+def dataflow_beam_args(project: str, region: str, temp_location: str, extra: Sequence[str] = (),
+                       image: Optional[str] = None) -> List[str]:
+    """Beam arguments that run the Beam components on Dataflow, in `image` (beam_runners.dataflow_args)."""
+    from tfx_pipeline.beam_runners import dataflow_args
+
+    return dataflow_args(project, region, temp_location, image=image, extra=extra)
 
 
 def worker_pool_specs(image: str, num_workers: int = 1, machine_type: str = "n1-standard-8",

@@ -46,6 +46,8 @@ def test_beam_components_run_on_dataflow_in_the_image(compiled):
         assert container["image"] == IMAGE
         assert "--runner=DataflowRunner" in container["args"]
         assert "--region=europe-west4" in container["args"] and "--temp_location=gs://b/tmp" in container["args"]
+        # Dataflow's workers run the same image (WinPropensity's DoFn imports this package there).
+        assert f"--sdk_container_image={IMAGE}" in container["args"] and "--experiments=use_runner_v2" in container["args"]
     assert "tfx.components.transform.executor.Executor" in executors["Transform_executor"]["container"]["args"]
 
 
