@@ -17,6 +17,7 @@ class ComponentRun:
     component: str
     state: str
     seconds: float
+    started_at: float = float("nan")  # seconds since the epoch (MLMD's create time)
 
 
 def component_runs(metadata_path: str, run_id: Optional[str] = None) -> List[ComponentRun]:
@@ -41,7 +42,8 @@ def component_runs(metadata_path: str, run_id: Optional[str] = None) -> List[Com
         nodes = [c.name for c in store.get_contexts_by_execution(e.id) if c.type_id == node_type]
         component = nodes[0].split(".", 1)[-1] if nodes else e.type.split(".")[-1]
         seconds = (e.last_update_time_since_epoch - e.create_time_since_epoch) / 1000.0
-        runs.append(ComponentRun(component, _STATE_NAMES.get(e.last_known_state, str(e.last_known_state)), seconds))
+        runs.append(ComponentRun(component, _STATE_NAMES.get(e.last_known_state, str(e.last_known_state)), seconds,
+                                 e.create_time_since_epoch / 1000.0))
     return runs
 
 

@@ -37,3 +37,21 @@ def test_steady_rate_counts_rows_after_the_warm_up_executions(train_speed):
     # Warm-up 6 steps: counting starts after the execution ending at step 7; then steps 8..13 run,
     # 6 batches of 10 rows except the last, which holds 135 - 13 * 10 = 5 rows.
     assert timer.steady(rows=135, batch_size=10, warmup_steps=6) == pytest.approx((40 + 15) / 2.0)
+
+
+def test_written_rows_are_read_back_by_data_and_repeats_keep_the_fastest(train_speed, tmp_path):
+    import pandas as pd
+
+    data = tmp_path / "rows"
+    train_speed.main(["--write-data", str(data), "--rows", "6000", "--test-rows", "3000", "--seed", "3"])
+    train = pd.read_parquet(data / "train.parquet")
+    assert len(train) == 6000 and len(pd.read_parquet(data / "test.parquet")) == 3000
+    assert list(train.columns) == [f"c{i}" for i in range(16)] + [f"d{j}" for j in range(4)] + ["click", "conversion"]
+    assert not [c for c in train.columns if c.startswith("true_")]  # no ground truth in the shared rows
+    out = tmp_path / "speed.json"
+    train_speed.main(["--out", str(out), "--data", str(data), "--batch-size", "256", "--models", "esmm",
+                      "--repeats", "2"])
+    (result,) = json.loads(out.read_text())["results"]
+    assert len(result["examples_per_sec_runs"]) == 2
+    assert result["examples_per_sec"] == max(result["examples_per_sec_runs"])
+    assert result["steps"] == 24  # the 6000 rows read from --data, batches of 256
