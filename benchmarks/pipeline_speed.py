@@ -195,8 +195,10 @@ def measure(workdir: str, args) -> dict:
     def fit_trainer(callbacks):
         serving = tempfile.mkdtemp(prefix="pipeline-speed-")
         try:
+            # won_rows: the count the pipeline's Trainer gets from WinPropensity (fn_args.hyperparameters).
             trainer.train_and_export(files, graph, os.path.join(serving, "model"),
-                                     trainer.trainer_custom_config(raw, TransformConfig()), callbacks=callbacks)
+                                     trainer.trainer_custom_config(raw, TransformConfig()), callbacks=callbacks,
+                                     won_rows=won_rows)
         finally:
             shutil.rmtree(serving, ignore_errors=True)
 

@@ -27,6 +27,7 @@ PARSE_BLOCK = 8192  # records of one shard parsed per tf.io.parse_example call
 SHUFFLE_BLOCKS = 16  # parsed blocks in the shuffle buffer (~131k records, the old buffer held 100k)
 SHUFFLE_WINDOW = 16  # training batches per permuted window
 COUNT_BLOCK = 65_536
+CACHE_BYTES = 1 << 30  # parsed won rows up to this size stay in memory after the first pass
 MAX_PARALLEL_FILES = 8
 
 
@@ -96,19 +97,25 @@ def won_rows_parser(spec: Dict[str, tf.io.FixedLenFeature], config: ModelConfig)
 
 def make_dataset(file_patterns: Union[str, List[str]], tft_output, config: ModelConfig, shuffle: bool,
                  batch_size: Optional[int] = None, seeded: bool = True, won_rows: Optional[int] = None,
-                 parse_block: int = PARSE_BLOCK) -> tf.data.Dataset:
+                 parse_block: int = PARSE_BLOCK, cache_bytes: int = CACHE_BYTES) -> tf.data.Dataset:
     """One pass of batches of transformed won impressions: features, labels and p_win as [batch].
 
     Shuffles (file order, blocks, windows) are seeded with `config.seed`; `seeded=False` takes the
     graph-level seed. `won_rows` (from `count_won_rows`) fixes the dataset's cardinality; a
     mismatch fails at the end of the pass. `parse_block`: records per parsed (and shuffled) block.
+    When shuffling and `won_rows` parsed rows take at most `cache_bytes`, the parsed blocks are
+    kept in memory after the first pass (later passes reshuffle blocks and windows but read, inflate
+    and parse nothing): one GZIP shard is inflated by one thread, which training starves.
     """
     files = match_files(file_patterns)
-    parse = won_rows_parser(column_spec(tft_output, config), config)
+    spec = column_spec(tft_output, config)
+    parse = won_rows_parser(spec, config)
     batch_size = batch_size or config.batch_size
     seed = config.seed if seeded else None
     dataset = _record_blocks(files, parse_block, shuffle, seed)
     dataset = dataset.map(parse, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    if shuffle and won_rows is not None and won_rows * 8 * len(spec) <= cache_bytes:  # <= 8 bytes per value
+        dataset = dataset.cache()
     if shuffle:
         # Parsed blocks in a shuffle buffer, re-cut into windows of SHUFFLE_WINDOW batches, each
         # window permuted row by row in one gather: a shuffle of windows of rows, not of single elements.

@@ -216,3 +216,27 @@ def test_upstream_counts_replace_the_counting_pass(tiny, tmp_path, monkeypatch):
     assert steps == [trainer_input.batches_for(won_rows, config.batch_size)]
     with pytest.raises(ValueError, match="positive int"):
         trainer._won_rows_if_needed(files, tft_output, config, None, None, known=0)
+
+
+@pytest.mark.parametrize("cache_bytes", [trainer_input.CACHE_BYTES, 0])
+def test_rows_that_fit_are_parsed_once_and_reshuffled_from_memory(tiny, shards, tmp_path, cache_bytes):
+    """Later passes over a cached dataset read no file (they still run after the files are gone)
+    and hold every won row once, in a new order; without room for the rows every pass reads the files."""
+    import shutil
+
+    _, _, tft_output, _, config = tiny
+    files = [str(shutil.copy(path, tmp_path / os.path.basename(path))) for path in shards]
+    columns = _columns(config)
+    expected = _decoded_won_rows(files, columns)
+    dataset = trainer_input.make_dataset(files, tft_output, config, shuffle=True, batch_size=32, parse_block=500,
+                                         won_rows=len(expected), cache_bytes=cache_bytes)
+    first, _ = _pass(dataset, columns)
+    for path in files:
+        os.remove(path)
+    if cache_bytes == 0:
+        with pytest.raises(tf.errors.NotFoundError):
+            _pass(dataset, columns)
+        return
+    second, _ = _pass(dataset, columns)
+    assert sorted(first) == sorted(second) == expected
+    assert first != second
