@@ -9,6 +9,7 @@ from typing import Dict, List, Optional
 from mtl_keras import names
 
 # MLMD execution states (metadata_store_pb2.Execution.State).
+CANDIDATE_MODEL = "candidate"  # TFMA's name for the evaluated model when it has a baseline
 _STATE_NAMES = {0: "UNKNOWN", 1: "NEW", 2: "RUNNING", 3: "COMPLETE", 4: "FAILED", 5: "CACHED", 6: "CANCELED"}
 
 
@@ -122,15 +123,17 @@ def calibration_buckets(evaluation_uri: str, output: str):
     import numpy as np
     import tensorflow_model_analysis as tfma
 
-    result = tfma.load_eval_result(evaluation_uri)
-    for slice_key, by_output in result.plots:
-        if slice_key != () or output not in by_output:
-            continue
-        buckets = by_output[output][""]["calibrationHistogramBuckets"]["buckets"]
-        rows = [(b.get("totalWeightedRefinedPrediction", 0.0), b.get("totalWeightedLabel", 0.0),
-                 b.get("numWeightedExamples", 0.0)) for b in buckets]
-        rows = np.array([r for r in rows if r[2] > 0], dtype=np.float64).reshape(-1, 3)
-        return rows[:, 0] / rows[:, 2], rows[:, 1] / rows[:, 2], rows[:, 2]
+    # Against a baseline TFMA keys the plots by model name: the evaluated model is the "candidate".
+    for model_name in (None, CANDIDATE_MODEL):
+        result = tfma.load_eval_result(evaluation_uri, model_name=model_name)
+        for slice_key, by_output in result.plots or []:
+            if slice_key != () or output not in by_output:
+                continue
+            buckets = by_output[output][""]["calibrationHistogramBuckets"]["buckets"]
+            rows = [(b.get("totalWeightedRefinedPrediction", 0.0), b.get("totalWeightedLabel", 0.0),
+                     b.get("numWeightedExamples", 0.0)) for b in buckets]
+            rows = np.array([r for r in rows if r[2] > 0], dtype=np.float64).reshape(-1, 3)
+            return rows[:, 0] / rows[:, 2], rows[:, 1] / rows[:, 2], rows[:, 2]
     raise ValueError(f"No calibration plot for output {output!r} in {evaluation_uri}.")
 
 

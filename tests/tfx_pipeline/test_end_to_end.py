@@ -208,3 +208,15 @@ def test_lost_requests_are_filtered_once_and_counted_for_the_trainer(tiny_runs):
     for split in ("train", "eval"):
         rows = _records(os.path.join(transformed, f"Split-{split}_won"))
         assert len(rows) == counts[split]["won"] and all(_won(r) == 1 for r in rows)
+
+
+def test_calibration_buckets_read_runs_with_and_without_a_baseline(tiny_runs):
+    """The first run's evaluation has one model; later ones are keyed candidate/baseline by TFMA."""
+    workdir, run_ids = tiny_runs
+    for run_id in run_ids[:2]:
+        evaluation = run_summary.latest_artifact_uri(workdir.metadata_path, "ModelEvaluation", run_id)
+        predicted, observed, weight = run_summary.calibration_buckets(evaluation, names.P_CTR)
+        assert len(predicted) > 1 and np.all((predicted > 0) & (predicted < 1)) and np.all((observed >= 0) & (observed <= 1))
+        metrics = run_summary.task_metrics(evaluation)[names.P_CTR]
+        # Every evaluated impression falls in one bucket (weighted by 1/p_win in the eval_ipw run).
+        assert weight.sum() == pytest.approx(metrics.get("weighted_example_count", metrics["example_count"]), rel=1e-6)
