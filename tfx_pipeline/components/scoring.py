@@ -79,8 +79,8 @@ class ScoreShardFn(beam.DoFn):
     self-normalised; `eval_ipw_clicked` is click times that.
 
     New columns are appended to each record as the bytes of a one-feature-per-column Example
-    (protobuf merges concatenated messages; tf.io and tfx_bsl read the union), which is ~5x cheaper
-    than a parse and re-serialise per record. `append_bytes=False` (the input already carries one of
+    (protobuf merges concatenated messages; tf.io and tfx_bsl read the union) instead of a parse
+    and re-serialise per record (the demo's WinPropensity: 19 -> 8 s, its won split included). `append_bytes=False` (the input already carries one of
     the columns: a merged map would hold its key twice) takes the parse path instead.
     """
 
