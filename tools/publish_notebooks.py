@@ -4,17 +4,32 @@
 
 Each notebook runs in a scratch directory with this interpreter as its kernel (as the notebook
 tests do); the HTML keeps every output (plots inline), so a reader sees the numbers without running.
+nbconvert's template CSS (the same ~260 kB in every page's <head>) goes to one shared
+docs/notebooks/notebook.css that each page links; styles inside outputs stay inline.
 """
 from __future__ import annotations
 
 import os
 import pathlib
+import re
 import sys
 import tempfile
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 NOTEBOOKS = REPO / "notebooks"
 OUT = REPO / "docs" / "notebooks"
+SHARED_CSS = "notebook.css"
+_STYLE = re.compile(r"<style[^>]*>(.*?)</style>\s*", re.S)
+
+
+def share_head_styles(html: str):
+    """(the page with its <head> styles replaced by a link to SHARED_CSS, those styles as CSS)."""
+    head, separator, body = html.partition("</head>")
+    if not separator:
+        raise ValueError("share_head_styles: the page has no </head>; is it nbconvert's HTML?")
+    css = "\n".join(match.group(1).strip() for match in _STYLE.finditer(head))
+    head = _STYLE.sub("", head) + f'<link rel="stylesheet" href="{SHARED_CSS}">\n'
+    return head + separator + body, css + "\n"
 
 
 def publish(path: pathlib.Path, timeout: int = 1200) -> pathlib.Path:
@@ -29,7 +44,9 @@ def publish(path: pathlib.Path, timeout: int = 1200) -> pathlib.Path:
         NotebookClient(notebook, timeout=timeout, kernel_name="python3",
                        resources={"metadata": {"path": workdir}}).execute()
     html, _ = HTMLExporter(embed_images=True).from_notebook_node(notebook)
+    html, css = share_head_styles(html)
     OUT.mkdir(parents=True, exist_ok=True)
+    (OUT / SHARED_CSS).write_text(css, encoding="utf-8")
     target = OUT / (path.stem + ".html")
     target.write_text(html, encoding="utf-8")
     return target
