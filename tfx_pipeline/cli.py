@@ -163,10 +163,11 @@ def _run(args: argparse.Namespace) -> int:
 
 def _compile_vertex(args: argparse.Namespace) -> int:
     from tfx_pipeline import vertex
+    from tfx_pipeline.beam_runners import dataflow_args
     from tfx_pipeline.pipeline import create_pipeline
 
     # Dataflow's workers run the pipeline image too: the WinPropensity step imports this package there.
-    beam = vertex.dataflow_beam_args(args.project, args.region, args.dataflow_temp, args.beam_arg, image=args.image) \
+    beam = dataflow_args(args.project, args.region, args.dataflow_temp, image=args.image, extra=args.beam_arg) \
         if args.dataflow_temp else list(args.beam_arg)
     training = None
     if args.train_workers:

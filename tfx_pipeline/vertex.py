@@ -2,15 +2,7 @@
 from __future__ import annotations
 
 import os
-from typing import Dict, List, Optional, Sequence
-
-
-def dataflow_beam_args(project: str, region: str, temp_location: str, extra: Sequence[str] = (),
-                       image: Optional[str] = None) -> List[str]:
-    """Beam arguments that run the Beam components on Dataflow, in `image` (beam_runners.dataflow_args)."""
-    from tfx_pipeline.beam_runners import dataflow_args
-
-    return dataflow_args(project, region, temp_location, image=image, extra=extra)
+from typing import Dict, List, Optional
 
 
 def worker_pool_specs(image: str, num_workers: int = 1, machine_type: str = "n1-standard-8",

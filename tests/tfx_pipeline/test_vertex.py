@@ -5,7 +5,7 @@ import pytest
 
 from mtl_keras.cli import main
 from mtl_keras.simulation import feature_spec
-from tfx_pipeline import vertex
+from tfx_pipeline import beam_runners, vertex
 from tfx_pipeline.presets import tiny_model_config, tiny_simulation
 
 IMAGE = "gcr.io/proj/mtl-ads:1"
@@ -71,7 +71,7 @@ def test_worker_pool_and_dataflow_argument_errors():
     with pytest.raises(ValueError, match="num_workers >= 2"):
         vertex.worker_pool_specs(IMAGE, 1, num_parameter_servers=1)
     with pytest.raises(ValueError, match="--temp-location"):
-        vertex.dataflow_beam_args("p", "r", "")
+        beam_runners.dataflow_args("p", "r", "")
     assert [p["replica_count"] for p in vertex.worker_pool_specs(IMAGE, 4, num_parameter_servers=2)] == [1, 3, 2]
 
 
